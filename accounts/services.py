@@ -1,0 +1,155 @@
+"""Writes for customers, seats and API keys. Keyword-only, typed, atomic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.currencies import is_supported
+from accounts.models import ApiKey, Customer, CustomerUser, Seat
+
+CUSTOMER_FIELDS = {"external_id", "name", "email", "currency", "stripe_customer_id", "archived"}
+SEAT_FIELDS = {"email", "name", "active_from", "active_until"}
+
+# Throttle for last_used_at writes: one UPDATE per key per minute, not per request.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def _validate_currency(currency: str) -> None:
+    if not is_supported(currency):
+        raise ValidationError({"currency": [f"Unsupported currency {currency!r}; use ISO 4217."]})
+
+
+@transaction.atomic
+def customer_create(*, external_id: str, name: str, email: str, currency: str = "USD",
+                    stripe_customer_id: str = "", archived: bool = False) -> Customer:
+    _validate_currency(currency)
+    customer = Customer(external_id=external_id, name=name, email=email, currency=currency,
+                        stripe_customer_id=stripe_customer_id, archived=archived)
+    customer.full_clean()
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        raise ValidationError(
+            {"external_id": [f"A customer with external_id {external_id!r} already exists."]}
+        ) from None
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **changes: Any) -> Customer:
+    unknown = set(changes) - CUSTOMER_FIELDS
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    if "currency" in changes and changes["currency"] != customer.currency:
+        _validate_currency(changes["currency"])
+        from plans.selectors import customer_has_contracts  # noqa: PLC0415  (plans depends on us)
+
+        if customer_has_contracts(customer=customer):
+            raise ValidationError(
+                {"currency": ["The currency cannot change once the customer has a contract."]}
+            )
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    customer.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        raise ValidationError({"external_id": ["This external_id is already taken."]}) from None
+    return customer
+
+
+def _check_seat(seat: Seat) -> None:
+    if seat.active_until is not None and seat.active_until <= seat.active_from:
+        raise ValidationError({"active_until": ["active_until must be after active_from."]})
+    overlapping = Seat.objects.filter(customer_id=seat.customer_id, email__iexact=seat.email)
+    if seat.pk:
+        overlapping = overlapping.exclude(pk=seat.pk)
+    if seat.active_until is not None:
+        overlapping = overlapping.filter(active_from__lt=seat.active_until)
+    overlapping = overlapping.exclude(active_until__isnull=False, active_until__lte=seat.active_from)
+    clash = overlapping.first()
+    if clash is not None:
+        until = clash.active_until.isoformat() if clash.active_until else "open-ended"
+        raise ValidationError({"active_from": [
+            f"{seat.email} already has a seat from {clash.active_from.isoformat()} to {until} "
+            "that overlaps this interval."
+        ]})
+
+
+@transaction.atomic
+def seat_create(*, customer: Customer, email: str, active_from: dt.datetime,
+                active_until: dt.datetime | None = None, name: str = "") -> Seat:
+    # Serialise seat writes per customer so the overlap check cannot race.
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    seat = Seat(customer=customer, email=email.strip().lower(), name=name,
+                active_from=active_from, active_until=active_until)
+    seat.full_clean()
+    _check_seat(seat)
+    seat.save()
+    return seat
+
+
+@transaction.atomic
+def seat_update(*, seat: Seat, **changes: Any) -> Seat:
+    unknown = set(changes) - SEAT_FIELDS
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    Customer.objects.select_for_update().filter(pk=seat.customer_id).first()
+    for name, value in changes.items():
+        setattr(seat, name, value.strip().lower() if name == "email" else value)
+    seat.full_clean()
+    _check_seat(seat)
+    seat.save()
+    return seat
+
+
+def _hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, name: str, scope: str) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the raw key, which is never stored or shown again."""
+    if scope not in ApiKey.Scope.values:
+        raise ValidationError({"scope": [f"Scope must be one of {', '.join(ApiKey.Scope.values)}."]})
+    if not name.strip():
+        raise ValidationError({"name": ["A key needs a name."]})
+    prefix = secrets.token_hex(4)
+    raw_key = f"bk_{scope}_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(name=name.strip(), scope=scope, prefix=prefix,
+                                key_hash=_hash_key(raw_key))
+    return key, raw_key
+
+
+def api_key_authenticate(*, raw_key: str, now: dt.datetime) -> ApiKey | None:
+    key = ApiKey.objects.filter(key_hash=_hash_key(raw_key), revoked_at__isnull=True).first()
+    if key is None:
+        return None
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+def api_key_revoke(*, key: ApiKey, now: dt.datetime) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = now
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+@transaction.atomic
+def customer_user_create(*, customer: Customer, username: str, password: str, email: str = "",
+                         role: str = CustomerUser.Role.VIEWER) -> CustomerUser:
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+
+    user = get_user_model().objects.create_user(username=username, password=password, email=email)
+    return CustomerUser.objects.create(user=user, customer=customer, role=role)

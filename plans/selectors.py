@@ -1,0 +1,75 @@
+"""Reads over plans and contracts shared by the API, the admin, billing and the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Prefetch, QuerySet
+
+from accounts.models import Customer
+from plans.models import Charge, Contract, ContractMigration, Plan, PlanVersion
+from plans.periods import Period, period_containing
+
+
+def customer_has_contracts(*, customer: Customer) -> bool:
+    return Contract.objects.filter(customer=customer).exists()
+
+
+def plan_current_version(*, plan: Plan, today: dt.date, currency: str | None = None) -> PlanVersion | None:
+    """The latest published version whose ``effective_from`` is not after today."""
+    versions = PlanVersion.objects.published().filter(plan=plan, effective_from__lte=today)
+    if currency is not None:
+        versions = versions.filter(currency=currency)
+    return versions.order_by("-effective_from", "-version").first()
+
+
+def plan_version_with_charges(*, version_id: int) -> PlanVersion:
+    charges = Charge.objects.select_related("metric").prefetch_related("tiers")
+    return (
+        PlanVersion.objects.select_related("plan")
+        .prefetch_related(Prefetch("charges", queryset=charges))
+        .get(pk=version_id)
+    )
+
+
+def contract_scheduled_migrations(*, contract: Contract) -> list[ContractMigration]:
+    return sorted(
+        (m for m in contract.migrations.all() if m.status == ContractMigration.Status.SCHEDULED),
+        key=lambda m: m.effective_date,
+    )
+
+
+def contract_version_at(*, contract: Contract, day: dt.date) -> PlanVersion:
+    """The version in force on ``day``: the latest migration effective by then, else the pin."""
+    version = contract.plan_version
+    for migration in contract_scheduled_migrations(contract=contract):
+        if migration.effective_date <= day:
+            version = migration.plan_version
+    return version
+
+
+def contract_pending_migrations(*, contract: Contract, today: dt.date) -> list[ContractMigration]:
+    return [m for m in contract_scheduled_migrations(contract=contract) if m.effective_date > today]
+
+
+def contract_interval(*, contract: Contract) -> str:
+    return contract.plan_version.billing_interval
+
+
+def contract_period_containing(*, contract: Contract, day: dt.date) -> Period:
+    return period_containing(contract.anchor_date, contract_interval(contract=contract), day)
+
+
+def contract_list(*, customer: Customer | None = None, status: str | None = None) -> QuerySet[Contract]:
+    contracts = Contract.objects.select_related("customer", "plan_version__plan").prefetch_related(
+        Prefetch("migrations", queryset=ContractMigration.objects.select_related("plan_version__plan"))
+    )
+    if customer is not None:
+        contracts = contracts.filter(customer=customer)
+    if status is not None:
+        contracts = contracts.filter(status=status)
+    return contracts
+
+
+def contract_active_for(*, customer: Customer) -> Contract | None:
+    return contract_list(customer=customer, status=Contract.Status.ACTIVE).first()

@@ -1,0 +1,27 @@
+from plans.services.catalog import (
+    metric_create,
+    plan_create,
+    plan_version_create,
+    plan_version_publish,
+    plan_version_update,
+)
+from plans.services.contracts import (
+    contract_cancel_migration,
+    contract_create,
+    contract_renew_due,
+    contract_schedule_migration,
+    contract_update,
+)
+
+__all__ = [
+    "contract_cancel_migration",
+    "contract_create",
+    "contract_renew_due",
+    "contract_schedule_migration",
+    "contract_update",
+    "metric_create",
+    "plan_create",
+    "plan_version_create",
+    "plan_version_publish",
+    "plan_version_update",
+]

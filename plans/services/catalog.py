@@ -1,0 +1,245 @@
+"""Writes for metrics, plans and plan versions (charges are nested in the version)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from accounts.currencies import is_supported
+from plans.models import Charge, ChargeTier, Metric, Plan, PlanVersion, PublishedVersionError
+from plans.periods import INTERVALS
+
+CHARGE_MODELS = {choice for choice, _ in Charge.Model.choices}
+VERSION_FIELDS = {"effective_from", "currency", "billing_interval", "seat_price", "base_fee"}
+
+
+def _filters_error(filters: Any) -> str | None:
+    if not isinstance(filters, dict):
+        return "filters must be an object of property → value."
+    for key, value in filters.items():
+        if not isinstance(key, str) or not key:
+            return "filter keys must be non-empty property names."
+        if not isinstance(value, str | int | float | bool):
+            return f"filter {key!r} must match a string, number or boolean."
+    return None
+
+
+@transaction.atomic
+def metric_create(*, code: str, name: str, event_type: str, aggregation: str,
+                  field: str = "", filters: dict | None = None) -> Metric:
+    filters = {} if filters is None else filters
+    errors: dict[str, list[str]] = {}
+    if aggregation not in Metric.Aggregation.values:
+        errors["aggregation"] = [f"aggregation must be one of {', '.join(Metric.Aggregation.values)}."]
+    elif aggregation == Metric.Aggregation.COUNT and field:
+        errors["field"] = ["count metrics take no field."]
+    elif aggregation != Metric.Aggregation.COUNT and not field:
+        errors["field"] = [f"{aggregation} metrics need the property to aggregate."]
+    if (message := _filters_error(filters)) is not None:
+        errors["filters"] = [message]
+    if errors:
+        raise ValidationError(errors)
+    metric = Metric(code=code, name=name, event_type=event_type, aggregation=aggregation,
+                    field=field or "", filters=filters)
+    metric.full_clean()
+    try:
+        with transaction.atomic():
+            metric.save()
+    except IntegrityError:
+        raise ValidationError({"code": [f"A metric with code {code!r} already exists."]}) from None
+    return metric
+
+
+@transaction.atomic
+def plan_create(*, code: str, name: str, description: str = "") -> Plan:
+    plan = Plan(code=code, name=name, description=description)
+    plan.full_clean()
+    try:
+        with transaction.atomic():
+            plan.save()
+    except IntegrityError:
+        raise ValidationError({"code": [f"A plan with code {code!r} already exists."]}) from None
+    return plan
+
+
+def _dec(value: Any, field: str, errors: dict, *, required: bool = False) -> Decimal | None:
+    if value is None or value == "":
+        if required:
+            errors[field] = ["This field is required."]
+        return None
+    try:
+        number = Decimal(str(value))
+    except Exception:  # noqa: BLE001  (any unparsable input is a 400, not a 500)
+        errors[field] = ["A valid number is required."]
+        return None
+    if not number.is_finite() or number < 0:
+        errors[field] = ["Must be a number ≥ 0."]
+        return None
+    return number
+
+
+def _validate_tiers(tiers: Any, prefix: str, errors: dict) -> list[dict]:
+    if not isinstance(tiers, list) or not tiers:
+        errors[f"{prefix}.tiers"] = ["Tiered models need at least one tier."]
+        return []
+    cleaned: list[dict] = []
+    previous: Decimal | None = None
+    for index, tier in enumerate(tiers):
+        where = f"{prefix}.tiers[{index}]"
+        if not isinstance(tier, dict):
+            errors[where] = ["Each tier is an object with up_to, unit_price, flat_fee."]
+            continue
+        up_to = _dec(tier.get("up_to"), f"{where}.up_to", errors)
+        last = index == len(tiers) - 1
+        if last and up_to is not None:
+            errors[f"{where}.up_to"] = ["The last tier's up_to must be null (no limit)."]
+        if not last and up_to is None:
+            errors[f"{where}.up_to"] = ["Only the last tier may have no limit."]
+        if up_to is not None and previous is not None and up_to <= previous:
+            errors[f"{where}.up_to"] = ["Tier limits must increase."]
+        if up_to is not None and up_to <= 0:
+            errors[f"{where}.up_to"] = ["Tier limits must be above zero."]
+        previous = up_to if up_to is not None else previous
+        cleaned.append({
+            "position": index,
+            "up_to": up_to,
+            "unit_price": _dec(tier.get("unit_price", 0), f"{where}.unit_price", errors) or Decimal(0),
+            "flat_fee": _dec(tier.get("flat_fee", 0), f"{where}.flat_fee", errors) or Decimal(0),
+        })
+    return cleaned
+
+
+def validate_charges(charges: Any) -> list[dict]:
+    """Check nested charge specs; errors are keyed like ``charges[1].tiers[0].up_to``."""
+    if charges is None:
+        return []
+    if not isinstance(charges, list):
+        raise ValidationError({"charges": ["charges must be a list."]})
+    errors: dict[str, list[str]] = {}
+    cleaned: list[dict] = []
+    metrics = {m.code: m for m in Metric.objects.filter(
+        code__in=[c.get("metric") for c in charges if isinstance(c, dict)]
+    )}
+    for index, spec in enumerate(charges):
+        prefix = f"charges[{index}]"
+        if not isinstance(spec, dict):
+            errors[prefix] = ["Each charge is an object."]
+            continue
+        metric = metrics.get(spec.get("metric"))
+        if metric is None:
+            errors[f"{prefix}.metric"] = [f"Unknown metric {spec.get('metric')!r}."]
+        model = spec.get("model")
+        if model not in CHARGE_MODELS:
+            errors[f"{prefix}.model"] = [f"model must be one of {', '.join(sorted(CHARGE_MODELS))}."]
+        charge = {
+            "position": index,
+            "metric": metric,
+            "model": model,
+            "unit_price": _dec(spec.get("unit_price"), f"{prefix}.unit_price", errors,
+                               required=model == "per_unit"),
+            "package_price": _dec(spec.get("package_price"), f"{prefix}.package_price", errors,
+                                  required=model == "package"),
+            "package_size": None,
+            "included_units": _dec(spec.get("included_units", 0), f"{prefix}.included_units",
+                                   errors) or Decimal(0),
+            "included_per_seat": _dec(spec.get("included_per_seat"),
+                                      f"{prefix}.included_per_seat", errors),
+            "filters": spec.get("filters") or {},
+            "tiers": [],
+        }
+        if model == "package":
+            size = spec.get("package_size")
+            if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+                errors[f"{prefix}.package_size"] = ["package_size must be a whole number above zero."]
+            else:
+                charge["package_size"] = size
+        if model in ("graduated", "volume"):
+            charge["tiers"] = _validate_tiers(spec.get("tiers"), prefix, errors)
+        elif spec.get("tiers"):
+            errors[f"{prefix}.tiers"] = [f"{model} charges take no tiers."]
+        if (message := _filters_error(charge["filters"])) is not None:
+            errors[f"{prefix}.filters"] = [message]
+        cleaned.append(charge)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _validate_version_fields(fields: dict) -> None:
+    errors: dict[str, list[str]] = {}
+    if "currency" in fields and not is_supported(fields["currency"]):
+        errors["currency"] = [f"Unsupported currency {fields['currency']!r}; use ISO 4217."]
+    if "billing_interval" in fields and fields["billing_interval"] not in INTERVALS:
+        errors["billing_interval"] = [f"billing_interval must be one of {', '.join(INTERVALS)}."]
+    for name in ("seat_price", "base_fee"):
+        if name in fields:
+            fields[name] = _dec(fields[name], name, errors, required=True)
+    if "effective_from" in fields and not isinstance(fields["effective_from"], dt.date):
+        errors["effective_from"] = ["A date (YYYY-MM-DD) is required."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _write_charges(version: PlanVersion, charges: list[dict]) -> None:
+    for spec in charges:
+        tiers = spec.pop("tiers")
+        charge = Charge.objects.create(plan_version=version, **spec)
+        for tier in tiers:
+            ChargeTier.objects.create(charge=charge, **tier)
+
+
+@transaction.atomic
+def plan_version_create(*, plan: Plan, effective_from: dt.date, currency: str = "USD",
+                        billing_interval: str = "month", seat_price: Any = 0, base_fee: Any = 0,
+                        charges: list[dict] | None = None) -> PlanVersion:
+    fields = {"effective_from": effective_from, "currency": currency,
+              "billing_interval": billing_interval, "seat_price": seat_price, "base_fee": base_fee}
+    _validate_version_fields(fields)
+    cleaned = validate_charges(charges)
+    # Lock the plan so two concurrent creates cannot pick the same version number.
+    Plan.objects.select_for_update().filter(pk=plan.pk).first()
+    number = (plan.versions.aggregate(n=Max("version"))["n"] or 0) + 1
+    version = PlanVersion.objects.create(plan=plan, version=number, **fields)
+    _write_charges(version, cleaned)
+    return version
+
+
+@transaction.atomic
+def plan_version_update(*, version: PlanVersion, charges: list[dict] | None = None,
+                        **changes: Any) -> PlanVersion:
+    """Change a draft version; ``charges``, when given, replaces all of its charges."""
+    version = PlanVersion.objects.select_for_update().select_related("plan").get(pk=version.pk)
+    if version.is_published:
+        raise PublishedVersionError(version)
+    unknown = set(changes) - VERSION_FIELDS
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    _validate_version_fields(changes)
+    for name, value in changes.items():
+        setattr(version, name, value)
+    version.save()
+    if charges is not None:
+        cleaned = validate_charges(charges)
+        version.charges.all().delete()
+        _write_charges(version, cleaned)
+    return version
+
+
+@transaction.atomic
+def plan_version_publish(*, version: PlanVersion, now: dt.datetime) -> PlanVersion:
+    version = PlanVersion.objects.select_for_update().select_related("plan").get(pk=version.pk)
+    if version.is_published:
+        raise PublishedVersionError(version)
+    if version.seat_price == 0 and not version.charges.exists() and version.base_fee == 0:
+        raise ValidationError(
+            {"charges": ["A version needs a seat price, a base fee or at least one charge."]}
+        )
+    version.status = PlanVersion.Status.PUBLISHED
+    version.published_at = now
+    version.save(update_fields=["status", "published_at"])
+    return version
