@@ -1,1 +1,96 @@
-from django.db import models  # noqa: F401
+"""Usage events, provider prices and hourly rollups.
+
+Every query on events is keyed by customer first, so the table can be distributed by
+``customer_id`` (Citus) without rewriting a query; see docs/usage.md.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import BrinIndex
+from django.db import models
+
+from accounts.models import Customer
+from plans.models import Metric
+from plans.models.fields import price_field
+
+COST_FIELD = {"max_digits": 28, "decimal_places": 12}
+
+
+class Event(models.Model):
+    """One accepted usage event. ``(customer, transaction_id)`` is the idempotency key."""
+
+    pk = models.CompositePrimaryKey("customer_id", "transaction_id")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    transaction_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=128)
+    timestamp = models.DateTimeField()
+    properties = models.JSONField(default=dict)
+    model = models.CharField(max_length=128, blank=True, help_text="AI model, for ai.call events.")
+    seat = models.CharField(max_length=254, blank=True, help_text="Seat email, when given.")
+    provider_cost = models.DecimalField(default=0, **COST_FIELD)
+    unpriced = models.BooleanField(default=False, help_text="Names a model with no known price.")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # Rating, usage pages and rollups: one customer, one event type, a time range.
+            models.Index(fields=["customer", "event_type", "timestamp"], name="event_cust_type_ts"),
+            # The rollup job finds what arrived since its last run; BRIN is nearly free to
+            # maintain because received_at only grows.
+            BrinIndex(fields=["received_at"], name="event_received_brin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.transaction_id}"
+
+
+class ModelPrice(models.Model):
+    """What a provider charges the vendor for one model, from ``effective_from`` on."""
+
+    provider = models.CharField(max_length=64)
+    model = models.CharField(max_length=128, db_index=True)
+    input_per_million = price_field(default=0, help_text="USD per 1M input tokens.")
+    output_per_million = price_field(default=0, help_text="USD per 1M output tokens.")
+    per_call = price_field(default=0, help_text="USD per call.")
+    effective_from = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["provider", "model", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "model", "effective_from"], name="model_price_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} from {self.effective_from:%Y-%m-%d}"
+
+
+class UsageRollup(models.Model):
+    """A metric's aggregate over one customer-hour, kept by the rollup task.
+
+    ``value`` is the sum, count or max; unique counts keep their distinct values so
+    ranges can union them exactly.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    value = models.DecimalField(max_digits=38, decimal_places=12, default=0)
+    event_count = models.BigIntegerField(default=0)
+    distinct_values = models.JSONField(null=True, blank=True)
+    provider_cost = models.DecimalField(default=0, **COST_FIELD)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "metric", "hour"], name="rollup_unique")
+        ]
+
+
+class RollupWatermark(models.Model):
+    """How far the rollup task has read ``received_at``; one row."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    received_until = models.DateTimeField()

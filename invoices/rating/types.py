@@ -1,0 +1,175 @@
+"""Value objects the rating engine works on: the price book, seats and the result."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import pairwise
+
+from accounts.currencies import minor_units
+from invoices.rating.money import round_money
+from plans.periods import Period
+
+MODELS = ("per_unit", "package", "graduated", "volume")
+LINE_KINDS = (
+    "seat",
+    "base_fee",
+    "usage",
+    "overage_cap",
+    "discount",
+    "minimum_commitment",
+    "late_usage",
+)
+
+
+@dataclass(frozen=True)
+class Tier:
+    up_to: Decimal | None  # inclusive cumulative upper bound; None = no bound
+    unit_price: Decimal
+    flat_fee: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class ChargeTerms:
+    key: str
+    metric: str
+    model: str
+    unit_price: Decimal | None = None
+    package_size: int | None = None
+    package_price: Decimal | None = None
+    tiers: tuple[Tier, ...] = ()
+    included_units: Decimal = Decimal(0)
+    included_per_seat: Decimal | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        # Fail when the price book is built, not halfway through a billing run.
+        if self.model not in MODELS:
+            raise ValueError(f"charge {self.key!r}: unknown model {self.model!r}")
+        if self.model == "per_unit" and self.unit_price is None:
+            raise ValueError(f"charge {self.key!r}: per_unit needs unit_price")
+        if self.model == "package" and (
+            self.package_size is None or self.package_size <= 0 or self.package_price is None
+        ):
+            raise ValueError(f"charge {self.key!r}: package needs package_size > 0 and price")
+        if self.model in ("graduated", "volume"):
+            _check_tiers(self.key, self.tiers)
+
+
+def _check_tiers(key: str, tiers: tuple[Tier, ...]) -> None:
+    if not tiers:
+        raise ValueError(f"charge {key!r}: tiered model needs tiers")
+    if tiers[-1].up_to is not None:
+        raise ValueError(f"charge {key!r}: the last tier must be unbounded (up_to None)")
+    bounds = [t.up_to for t in tiers[:-1]]
+    if any(b is None for b in bounds):
+        raise ValueError(f"charge {key!r}: only the last tier may be unbounded")
+    if any(b <= 0 for b in bounds) or any(a >= b for a, b in pairwise(bounds)):
+        raise ValueError(f"charge {key!r}: tier bounds must be positive and increasing")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A plan version's price book after the contract's overrides."""
+
+    currency: str
+    seat_price: Decimal
+    base_fee: Decimal
+    charges: tuple[ChargeTerms, ...]
+    committed_seats: int = 0
+    discount_percent: Decimal | None = None
+    overage_cap: Decimal | None = None
+    minimum_commitment: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        minor_units(self.currency)  # raises for an unsupported currency
+        if self.committed_seats < 0:
+            raise ValueError("committed_seats must not be negative")
+        if self.discount_percent is not None and not 0 <= self.discount_percent <= 100:
+            raise ValueError("discount_percent must be between 0 and 100")
+        for name in ("overage_cap", "minimum_commitment"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
+        keys = [c.key for c in self.charges]
+        if len(keys) != len(set(keys)):
+            raise ValueError("charge keys must be unique")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """A contract's negotiated terms; None keeps the plan version's value."""
+
+    seat_price: Decimal | None = None
+    base_fee: Decimal | None = None
+    included_per_seat: Decimal | None = None
+    discount_percent: Decimal | None = None
+    overage_cap: Decimal | None = None
+    minimum_commitment: Decimal | None = None
+    committed_seats: int | None = None
+
+
+def apply_overrides(version: Terms, overrides: Overrides) -> Terms:
+    changes = {
+        field.name: getattr(overrides, field.name)
+        for field in dataclasses.fields(Overrides)
+        if field.name != "included_per_seat" and getattr(overrides, field.name) is not None
+    }
+    if overrides.included_per_seat is not None:
+        # Only charges that grant a per-seat allowance get the negotiated one.
+        changes["charges"] = tuple(
+            dataclasses.replace(c, included_per_seat=overrides.included_per_seat)
+            if c.included_per_seat is not None
+            else c
+            for c in version.charges
+        )
+    return dataclasses.replace(version, **changes)
+
+
+@dataclass(frozen=True)
+class SeatSpan:
+    email: str
+    active_from: dt.datetime
+    active_until: dt.datetime | None  # exclusive; None = still active
+
+
+@dataclass(frozen=True)
+class TierUsage:
+    up_to: Decimal | None
+    units: Decimal
+    unit_price: Decimal
+    flat_fee: Decimal
+    amount: Decimal  # unrounded: only whole lines are rounded
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: str
+    description: str
+    amount: Decimal
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    metric: str | None = None
+    charge_key: str | None = None
+    value: Decimal | None = None
+    included: Decimal | None = None
+    billable: Decimal | None = None
+    tiers: tuple[TierUsage, ...] = ()
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None  # exclusive, like Period.end
+
+
+@dataclass(frozen=True)
+class RatedPeriod:
+    currency: str
+    period: Period
+    seat_equivalents: Decimal
+    billed_seats: Decimal
+    lines: tuple[Line, ...]
+
+    @property
+    def total(self) -> Decimal:
+        # Lines are already rounded; rounding the sum only fixes its exponent ("0.00").
+        return round_money(sum((line.amount for line in self.lines), Decimal(0)), self.currency)

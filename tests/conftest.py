@@ -1,0 +1,56 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey
+from accounts.services import api_key_create
+
+
+def pytest_collection_modifyitems(config, items):
+    if settings.IS_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    return dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def admin_key(db) -> str:
+    return api_key_create(name="test admin", scope=ApiKey.Scope.ADMIN)[1]
+
+
+@pytest.fixture
+def ingest_key(db) -> str:
+    return api_key_create(name="test ingest", scope=ApiKey.Scope.INGEST)[1]
+
+
+@pytest.fixture
+def api(admin_key) -> APIClient:
+    """An API client authenticated with an admin-scope key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {admin_key}")
+    return client
+
+
+@pytest.fixture
+def ingest_api(ingest_key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {ingest_key}")
+    return client
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()
