@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("plans.api.urls")),
+    path("", include("usage.api.urls")),
+    path("", include("invoices.api.urls")),
 ]
 
 urlpatterns = [
@@ -13,4 +15,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("invoices.urls")),
 ]
