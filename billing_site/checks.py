@@ -35,7 +35,7 @@ def production_settings_are_safe(app_configs, **kwargs):
                 id="billing.E003",
             )
         )
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if not settings.IS_POSTGRES:
         problems.append(
             Warning(
                 "Running with DEBUG off on SQLite; production should set DATABASE_URL "

@@ -1,0 +1,70 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+from billing_site.checks import production_settings_are_safe
+from billing_site.env import env_bool, env_int
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_KEY = "k9Vx2-Lq8Rz_Tm4Wb7Yc1Nd5Pf3Hg6Js0Ae8Uo2Ii4Ey6Rt1Wq3Zx5Cv7Bn9Ml0Kj2"
+
+
+def _ids(**overrides):
+    with override_settings(**overrides):
+        return {problem.id for problem in production_settings_are_safe(None)}
+
+
+def test_debug_mode_skips_the_production_check():
+    assert _ids(DEBUG=True, SECRET_KEY="dev") == set()
+
+
+def test_short_or_development_secret_key_is_refused_in_production():
+    assert "billing.E001" in _ids(DEBUG=False, SECRET_KEY="short")
+    assert "billing.E001" in _ids(DEBUG=False, SECRET_KEY="django-insecure-" + "x" * 60)
+
+
+def test_wildcard_allowed_hosts_is_refused_in_production():
+    assert "billing.E002" in _ids(DEBUG=False, SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS=["*"])
+
+
+def test_stripe_key_without_webhook_secret_is_refused():
+    ids = _ids(DEBUG=False, SECRET_KEY=GOOD_KEY, STRIPE_API_KEY="sk_live_x", STRIPE_WEBHOOK_SECRET="")
+    assert "billing.E003" in ids
+
+
+def test_safe_production_settings_pass():
+    assert _ids(
+        DEBUG=False, SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS=["billing.example.com"],
+        IS_POSTGRES=True,
+    ) == set()
+
+
+def test_settings_refuse_to_load_without_secret_key_when_debug_is_off():
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SECRET_KEY", "DJANGO_DEBUG"}}
+    env["DJANGO_SETTINGS_MODULE"] = "billing_site.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_env_bool_rejects_garbage(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "maybe")
+    with pytest.raises(ValueError, match="X_FLAG"):
+        env_bool("X_FLAG")
+    monkeypatch.setenv("X_FLAG", "yes")
+    assert env_bool("X_FLAG") is True
+
+
+def test_env_int_names_the_variable(monkeypatch):
+    monkeypatch.setenv("X_NUM", "ten")
+    with pytest.raises(ValueError, match="X_NUM"):
+        env_int("X_NUM", 1)
+    monkeypatch.delenv("X_NUM")
+    assert env_int("X_NUM", 7) == 7
