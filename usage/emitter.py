@@ -1,16 +1,11 @@
 """Usage-event emitter: the client a vendor embeds in their own product (stdlib only).
 
 Every AI call in your product should become one usage event. ``record*`` never waits for the
-network: events go onto an in-memory queue and a daemon thread batches them to
-``POST {base_url}/api/v1/events``. Delivery is at-least-once; the server deduplicates by
-``transaction_id``, so retries and replays never double-bill.
-
-Example::
-
-    from usage.emitter import Emitter
+network: events go onto an in-memory queue; a daemon thread batches them to
+``POST {base_url}/api/v1/events``. Delivery is at-least-once and the server deduplicates by
+``transaction_id``, so retries and replays never double-bill. Example::
 
     emitter = Emitter("https://billing.example.com", os.environ["BILLING_INGEST_KEY"])
-
     emitter.record_ai_call(customer="acme", model="gpt-4.1-mini", input_tokens=1200,
                            output_tokens=300, seat="alice@acme.test", feature="summarize")
 
@@ -20,17 +15,16 @@ Example::
                         output_tokens=resp.usage.completion_tokens)
 
     @emitter.ai_call(model="gpt-4.1-mini", customer=lambda text, *, tenant: tenant)
-    def summarize(text, *, tenant):
-        return client.chat.completions.create(...)  # tokens are read from ``result.usage``
+    def summarize(text, *, tenant):  # tokens are read from the result's ``usage``
+        return client.chat.completions.create(...)
 
-    emitter.close()  # also runs automatically at interpreter exit (atexit)
+    emitter.close()  # also runs at interpreter exit (atexit)
 
-Spool: when the queue is full, when retries are exhausted, or when ``close()`` finds unsent
-events, they are appended (JSON lines, fsync) to ``spool_path``. The background thread sends
-spooled events first (on start and after the server recovers): the spool is atomically renamed
-to ``<spool>.sending``, sent, then deleted; a leftover ``.sending`` from a crash is sent on the
-next start. Events still in memory when the process is killed (SIGKILL, bare SIGTERM without
-a handler that exits normally) are lost: call ``close()`` from your shutdown path.
+Spool: events that cannot be sent (queue full, retries exhausted, unsent at ``close()``) are
+appended as JSON lines (fsync) to ``spool_path``. They are sent before live events, on start and
+after the server recovers: the spool is renamed to ``<spool>.sending``, sent, then deleted; a
+leftover ``.sending`` from a crash is sent on the next start. Events still in memory when the
+process is killed (SIGKILL, SIGTERM without a handler that exits) are lost.
 """
 
 from __future__ import annotations
@@ -109,18 +103,13 @@ def _ai_properties(model, input_tokens, output_tokens, latency_tier="realtime", 
 def usage_tokens(result):
     """Best effort ``(input, output)`` from an OpenAI/Anthropic-style response (object or dict)
     exposing ``usage.{input,prompt}_tokens`` / ``usage.{output,completion}_tokens``; else None."""
-    usage = result.get("usage") if isinstance(result, dict) else getattr(result, "usage", None)
-    if usage is None:
-        return None
+    def get(obj, *names):
+        values = (obj.get(n) if isinstance(obj, dict) else getattr(obj, n, None) for n in names)
+        return next((v for v in values if v is not None), None)
 
-    def get(*names):
-        for name in names:
-            value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
-            if value is not None:
-                return value
-        return None
-
-    inp, out = get("input_tokens", "prompt_tokens"), get("output_tokens", "completion_tokens")
+    usage = get(result, "usage")
+    inp, out = get(usage, "input_tokens", "prompt_tokens"), get(usage, "output_tokens",
+                                                                 "completion_tokens")
     return None if inp is None or out is None else (inp, out)
 
 
@@ -179,14 +168,14 @@ class Emitter:
         self.max_body_bytes, self.shutdown_timeout = max_body_bytes, shutdown_timeout
         self.spool_path = os.fspath(spool_path or default_spool_path(base_url, api_key))
         self._sending_path = self.spool_path + ".sending"
-        self._clock, self._sleep = clock, sleep or self._interruptible_sleep
+        self._clock, self._sleep = clock, sleep or (lambda seconds: self._abort.wait(seconds))
         self._rng = random.Random()
         self._stats = dict.fromkeys(STAT_KEYS, 0)
         self._closed = False
         self._start()
         self._atexit_registered = register_atexit
         if register_atexit:
-            atexit.register(self._atexit)
+            atexit.register(self.close)
         if hasattr(os, "register_at_fork"):  # a forked child (e.g. gunicorn --preload) restarts
             os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
 
@@ -204,10 +193,9 @@ class Emitter:
     def record(self, event_type: str, customer: str, properties: dict | None = None, *,
                timestamp=None, transaction_id: str | None = None) -> str:
         """Queue one event and return its transaction_id. Never blocks on the network."""
-        if not isinstance(event_type, str) or not event_type:
-            raise ValueError(f"event_type must be a non-empty string, got {event_type!r}")
-        if not isinstance(customer, str) or not customer:
-            raise ValueError(f"customer must be a non-empty string, got {customer!r}")
+        for name, value in (("event_type", event_type), ("customer", customer)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
         if properties is not None and not isinstance(properties, dict):
             raise ValueError(f"properties must be a dict, got {type(properties).__name__}")
         tid = str(transaction_id) if transaction_id else uuid.uuid4().hex
@@ -283,7 +271,7 @@ class Emitter:
                 return
             self._closed = True
         if self._atexit_registered:
-            atexit.unregister(self._atexit)
+            atexit.unregister(self.close)
         self._stopping.set()
         self._wake()
         self._thread.join(timeout)
@@ -292,12 +280,7 @@ class Emitter:
             self._abort.set()  # in-flight retries give up and spool
             self._thread.join(min(1.0, self.timeout))
         leftovers = list(self._inflight) if self._thread.is_alive() else []  # dup is harmless
-        queued = []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                item = self._queue.get_nowait()
-                if item is not _WAKE:
-                    queued.append(item)
+        queued = [item for item in iter(self._take, None) if item is not _WAKE]
         self._spool(leftovers + queued)
         self._mark_handled(len(queued))
 
@@ -315,19 +298,19 @@ class Emitter:
         self.close()
 
     # ------------------------------------------------------------------ worker thread
+    def _take(self, timeout: float | None = None):
+        try:
+            return self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
     def _run(self) -> None:
         self._drain_spool()
         batch, deadline = [], 0.0
         while True:
             stopping = self._stopping.is_set()
-            try:
-                if stopping:
-                    item = self._queue.get_nowait()
-                else:
-                    wait = max(0.0, deadline - self._clock()) if batch else self.flush_interval
-                    item = self._queue.get(timeout=wait)
-            except queue.Empty:
-                item = None
+            wait = max(0.0, deadline - self._clock()) if batch else self.flush_interval
+            item = self._take(None if stopping else wait)
             if item is not None and item is not _WAKE:
                 if not batch:
                     deadline = self._clock() + self.flush_interval
@@ -369,9 +352,6 @@ class Emitter:
     def _wake(self) -> None:
         with contextlib.suppress(queue.Full):  # a full queue wakes the worker anyway
             self._queue.put_nowait(_WAKE)
-
-    def _interruptible_sleep(self, seconds: float) -> None:
-        self._abort.wait(seconds)
 
     def _bump(self, **counts) -> None:
         with self._stats_lock:
@@ -418,14 +398,12 @@ class Emitter:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 return resp.status, resp.read(), None
         except urllib.error.HTTPError as exc:
-            detail = b""
-            with contextlib.suppress(Exception):
-                detail = exc.read(500)
             logger.info("billing emitter: HTTP %d from %s", exc.code, self.url)
-            retry_after = None
-            with contextlib.suppress(TypeError, ValueError):
-                retry_after = float(exc.headers.get("Retry-After"))
-            return exc.code, detail, retry_after
+            retry_after = exc.headers.get("Retry-After", "")
+            retry_after = float(retry_after) if retry_after.isdigit() else None
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                return exc.code, exc.read(500), retry_after
+            return exc.code, b"", retry_after
         except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
             logger.info("billing emitter: POST %s failed: %r", self.url, exc)
             return None, None, None
@@ -538,6 +516,3 @@ class Emitter:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
         return True
-
-    def _atexit(self) -> None:
-        self.close(self.shutdown_timeout)
