@@ -6,17 +6,21 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import Customer, Seat
+from accounts.models import ApiKey, Customer, Seat
 
 
 def customer_get(*, external_id: str) -> Customer | None:
     return Customer.objects.filter(external_id=external_id).first()
 
 
-def customer_list(*, include_archived: bool = True, search: str | None = None) -> QuerySet[Customer]:
+def customer_list(*, include_archived: bool = True, search: str | None = None,
+                  archived: bool | None = None) -> QuerySet[Customer]:
+    """``archived`` True/False keeps only archived / only live customers; None keeps both."""
     customers = Customer.objects.all()
     if not include_archived:
         customers = customers.filter(archived=False)
+    if archived is not None:
+        customers = customers.filter(archived=archived)
     if search:
         customers = customers.filter(
             Q(external_id__icontains=search) | Q(name__icontains=search) | Q(email__icontains=search)
@@ -35,3 +39,16 @@ def seats_active_at(*, customer_id: int, at: dt.datetime) -> QuerySet[Seat]:
     return Seat.objects.filter(customer_id=customer_id, active_from__lte=at).filter(
         Q(active_until__isnull=True) | Q(active_until__gt=at)
     )
+
+
+def seat_list(*, customer: Customer) -> QuerySet[Seat]:
+    return Seat.objects.filter(customer=customer).select_related("customer")
+
+
+def seat_get(*, customer: Customer, seat_id: int) -> Seat | None:
+    """The seat, only if it belongs to ``customer`` (a path names both)."""
+    return seat_list(customer=customer).filter(pk=seat_id).first()
+
+
+def api_key_get(*, prefix: str) -> ApiKey | None:
+    return ApiKey.objects.filter(prefix=prefix).first()

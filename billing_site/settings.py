@@ -141,6 +141,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceStatusEnum": "invoices.models.Invoice.Status",
+    },
 }
 
 # Celery: embedded default is kombu's filesystem transport under var/, no broker server.
@@ -171,6 +174,8 @@ USAGE_FUTURE_TOLERANCE_SECONDS = env_int("USAGE_FUTURE_TOLERANCE_SECONDS", 300)
 STRIPE_API_KEY = env_str("STRIPE_API_KEY", "")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_HTTP_TIMEOUT = env_int("STRIPE_HTTP_TIMEOUT", 20)
+STRIPE_DAYS_UNTIL_DUE = env_int("STRIPE_DAYS_UNTIL_DUE", 30)
 
 LOGGING = {
     "version": 1,

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class InvoicesConfig(AppConfig):
     name = "invoices"
     verbose_name = "Invoices"
+
+    def ready(self) -> None:
+        from invoices import stripe_checks  # noqa: F401  (registers billing.W010)

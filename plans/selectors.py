@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import Prefetch, QuerySet
 
 from accounts.models import Customer
-from plans.models import Charge, Contract, ContractMigration, Plan, PlanVersion
+from plans.models import Charge, Contract, ContractMigration, Metric, Plan, PlanVersion
 from plans.periods import Period, period_containing
 
 
@@ -73,3 +73,57 @@ def contract_list(*, customer: Customer | None = None, status: str | None = None
 
 def contract_active_for(*, customer: Customer) -> Contract | None:
     return contract_list(customer=customer, status=Contract.Status.ACTIVE).first()
+
+
+def metric_list() -> QuerySet[Metric]:
+    return Metric.objects.all()
+
+
+def metric_get(*, code: str) -> Metric | None:
+    return Metric.objects.filter(code=code).first()
+
+
+def plan_list() -> QuerySet[Plan]:
+    return Plan.objects.prefetch_related("versions")
+
+
+def plan_get(*, code: str) -> Plan | None:
+    return plan_list().filter(code=code).first()
+
+
+def plan_versions_with_charges(*, plan: Plan) -> QuerySet[PlanVersion]:
+    charges = Charge.objects.select_related("metric").prefetch_related("tiers")
+    return (
+        PlanVersion.objects.filter(plan=plan).select_related("plan")
+        .prefetch_related(Prefetch("charges", queryset=charges))
+        .order_by("version")
+    )
+
+
+def plan_version_get(*, plan: Plan, version: int) -> PlanVersion | None:
+    """The version numbered ``version`` of ``plan``, with its charges and tiers."""
+    return plan_versions_with_charges(plan=plan).filter(version=version).first()
+
+
+def contract_get(*, contract_id: int) -> Contract | None:
+    return contract_list().filter(pk=contract_id).first()
+
+
+def metric_published_versions(*, metric: Metric) -> QuerySet[PlanVersion]:
+    """Published versions that price ``metric``; while any exists, its definition is fixed."""
+    return (
+        PlanVersion.objects.published().filter(charges__metric=metric)
+        .select_related("plan").distinct().order_by("plan__code", "version")
+    )
+
+
+def contracts_ending_between(*, start: dt.date, end: dt.date) -> QuerySet[Contract]:
+    """Active contracts whose term's last day falls in ``[start, end]`` (renewal desk)."""
+    return contract_list(status=Contract.Status.ACTIVE).filter(
+        end_date__gte=start, end_date__lte=end
+    )
+
+
+def contracts_due_for_renewal(*, today: dt.date) -> QuerySet[Contract]:
+    """Active contracts whose term ended before ``today``: the renewal job's work list."""
+    return contract_list(status=Contract.Status.ACTIVE).filter(end_date__lt=today)

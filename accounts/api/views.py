@@ -1,0 +1,156 @@
+"""Customers and seats over HTTP. Thin: parse, call one service, render.
+
+Every view needs an admin-scope key (the project default permission). Reads go
+through ``accounts.selectors``; writes through ``accounts.services``, which are
+atomic, so a refused request leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.serializers import (
+    NUL_TEXT,
+    CustomerCreateSerializer,
+    CustomerSerializer,
+    CustomerUpdateSerializer,
+    SeatSerializer,
+    SeatWriteSerializer,
+    has_nul,
+    validated_data,
+)
+from accounts.models import Customer
+from accounts.selectors import customer_get, customer_list, seat_get, seat_list
+from accounts.services import customer_create, customer_update, seat_create, seat_update
+
+# Ids in paths beyond the column's range match no row; a query with them would error.
+MAX_BIGINT = 2**63 - 1
+TRUE_VALUES = {"true", "1", "yes"}
+FALSE_VALUES = {"false", "0", "no"}
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(description="Invalid input: `errors` names every bad field."),
+    401: OpenApiResponse(description="Missing, unknown or revoked API key."),
+    403: OpenApiResponse(description="The key's scope does not allow this route."),
+}
+NOT_FOUND = {404: OpenApiResponse(description="No such resource.")}
+
+
+def utc_today() -> dt.date:
+    return timezone.now().astimezone(dt.UTC).date()
+
+
+def query_text(request: Request, name: str) -> str | None:
+    raw = request.query_params.get(name)
+    if raw is not None and "\x00" in raw:
+        raise serializers.ValidationError({name: [NUL_TEXT]})
+    return raw or None
+
+
+def query_bool(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in TRUE_VALUES:
+        return True
+    if raw.lower() in FALSE_VALUES:
+        return False
+    raise serializers.ValidationError({name: [f"Use true or false, not {raw!r}."]})
+
+
+def get_customer_or_404(external_id: str) -> Customer:
+    customer = None if has_nul(external_id) else customer_get(external_id=external_id)
+    if customer is None:
+        raise NotFound(f"No customer with external_id {external_id!r}.")
+    return customer
+
+
+class CustomerListView(generics.ListAPIView):
+    serializer_class = CustomerSerializer
+
+    def get_queryset(self):
+        return customer_list(search=query_text(self.request, "search"),
+                             archived=query_bool(self.request, "archived"))
+
+    @extend_schema(
+        operation_id="customers_list",
+        parameters=[
+            OpenApiParameter("search", str, description="Part of the external_id, name or email."),
+            OpenApiParameter("archived", bool, description="true: only archived; false: only live."),
+        ],
+        responses={200: CustomerSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(operation_id="customers_create", request=CustomerCreateSerializer,
+                   responses={201: CustomerSerializer, **ERROR_RESPONSES})
+    def post(self, request: Request) -> Response:
+        customer = customer_create(**validated_data(CustomerCreateSerializer, request.data))
+        return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerDetailView(generics.GenericAPIView):
+    serializer_class = CustomerSerializer
+
+    @extend_schema(operation_id="customers_retrieve",
+                   responses={200: CustomerSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, external_id: str) -> Response:
+        return Response(CustomerSerializer(get_customer_or_404(external_id)).data)
+
+    @extend_schema(operation_id="customers_update", request=CustomerUpdateSerializer,
+                   responses={200: CustomerSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def patch(self, request: Request, external_id: str) -> Response:
+        customer = get_customer_or_404(external_id)
+        changes = validated_data(CustomerUpdateSerializer, request.data, partial=True)
+        customer = customer_update(customer=customer, **changes)
+        return Response(CustomerSerializer(customer).data)
+
+
+class SeatListView(generics.ListAPIView):
+    serializer_class = SeatSerializer
+
+    def get_queryset(self):
+        return seat_list(customer=get_customer_or_404(self.kwargs["external_id"]))
+
+    @extend_schema(operation_id="customers_seats_list",
+                   responses={200: SeatSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(operation_id="customers_seats_create", request=SeatWriteSerializer,
+                   responses={201: SeatSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def post(self, request: Request, external_id: str) -> Response:
+        customer = get_customer_or_404(external_id)
+        seat = seat_create(customer=customer, **validated_data(SeatWriteSerializer, request.data))
+        return Response(SeatSerializer(seat).data, status=status.HTTP_201_CREATED)
+
+
+class SeatDetailView(generics.GenericAPIView):
+    serializer_class = SeatSerializer
+
+    def _seat(self, external_id: str, seat_id: int):
+        customer = get_customer_or_404(external_id)
+        seat = seat_get(customer=customer, seat_id=seat_id) if seat_id <= MAX_BIGINT else None
+        if seat is None:
+            raise NotFound(f"Customer {external_id!r} has no seat {seat_id}.")
+        return seat
+
+    @extend_schema(operation_id="customers_seats_retrieve",
+                   responses={200: SeatSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, external_id: str, seat_id: int) -> Response:
+        return Response(SeatSerializer(self._seat(external_id, seat_id)).data)
+
+    @extend_schema(operation_id="customers_seats_update", request=SeatWriteSerializer,
+                   responses={200: SeatSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def patch(self, request: Request, external_id: str, seat_id: int) -> Response:
+        seat = self._seat(external_id, seat_id)
+        changes = validated_data(SeatWriteSerializer, request.data, partial=True)
+        return Response(SeatSerializer(seat_update(seat=seat, **changes)).data)

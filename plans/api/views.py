@@ -1,0 +1,314 @@
+"""Metrics, plans, plan versions and contracts over HTTP. Thin: parse, call one service, render.
+
+A published plan version refuses every change with 409 Conflict (the request is
+well-formed; the version's state forbids it), shaped like every other error:
+``{"detail": ..., "errors": {"status": [...]}}``.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.serializers import has_nul, validated_data
+from accounts.api.views import ERROR_RESPONSES, MAX_BIGINT, NOT_FOUND, query_text, utc_today
+from accounts.selectors import customer_get
+from billing_site.api import conflict
+from plans.api.serializers import (
+    MAX_POSITIVE_INT,
+    ContractCreateSerializer,
+    ContractMigrationCreateSerializer,
+    ContractMigrationSerializer,
+    ContractSerializer,
+    ContractUpdateSerializer,
+    MetricCreateSerializer,
+    MetricSerializer,
+    PlanCreateSerializer,
+    PlanSerializer,
+    PlanVersionSerializer,
+    PlanVersionWriteSerializer,
+)
+from plans.models import Contract, Plan, PlanVersion, PublishedVersionError
+from plans.selectors import (
+    contract_get,
+    contract_list,
+    contract_version_at,
+    metric_get,
+    metric_list,
+    plan_get,
+    plan_list,
+    plan_version_get,
+    plan_versions_with_charges,
+)
+from plans.services import (
+    contract_create,
+    contract_schedule_migration,
+    contract_update,
+    metric_create,
+    plan_create,
+    plan_version_create,
+    plan_version_publish,
+    plan_version_update,
+)
+
+CONFLICT = {409: OpenApiResponse(description="The version is published and immutable.")}
+
+
+def published_conflict(version: PlanVersion) -> Response:
+    return conflict("status", str(PublishedVersionError(version).messages[0]))
+
+
+class TodayContextMixin:
+    """Serializers that say what is current or pending need the (UTC) date."""
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "today": utc_today()}
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+
+class MetricListView(generics.ListAPIView):
+    serializer_class = MetricSerializer
+
+    def get_queryset(self):
+        return metric_list()
+
+    @extend_schema(operation_id="metrics_list",
+                   responses={200: MetricSerializer(many=True), **ERROR_RESPONSES})
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(operation_id="metrics_create", request=MetricCreateSerializer,
+                   responses={201: MetricSerializer, **ERROR_RESPONSES})
+    def post(self, request: Request) -> Response:
+        data = validated_data(MetricCreateSerializer, request.data)
+        data["field"] = data.get("field") or ""
+        return Response(MetricSerializer(metric_create(**data)).data, status=status.HTTP_201_CREATED)
+
+
+class MetricDetailView(generics.GenericAPIView):
+    serializer_class = MetricSerializer
+
+    @extend_schema(operation_id="metrics_retrieve",
+                   responses={200: MetricSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, code: str) -> Response:
+        metric = None if has_nul(code) else metric_get(code=code)
+        if metric is None:
+            raise NotFound(f"No metric with code {code!r}.")
+        return Response(MetricSerializer(metric).data)
+
+
+# --- plans and versions ----------------------------------------------------------------
+
+
+def get_plan_or_404(code: str) -> Plan:
+    plan = None if has_nul(code) else plan_get(code=code)
+    if plan is None:
+        raise NotFound(f"No plan with code {code!r}.")
+    return plan
+
+
+def get_version_or_404(code: str, number: int) -> PlanVersion:
+    plan = get_plan_or_404(code)
+    version = plan_version_get(plan=plan, version=number) if number <= MAX_POSITIVE_INT else None
+    if version is None:
+        raise NotFound(f"Plan {code!r} has no version {number}.")
+    return version
+
+
+def version_response(version: PlanVersion, *, code: int = status.HTTP_200_OK) -> Response:
+    # Re-read with charges and tiers prefetched: the service's instance has none loaded.
+    fresh = plan_version_get(plan=version.plan, version=version.version)
+    return Response(PlanVersionSerializer(fresh).data, status=code)
+
+
+class PlanListView(TodayContextMixin, generics.ListAPIView):
+    serializer_class = PlanSerializer
+
+    def get_queryset(self):
+        return plan_list()
+
+    @extend_schema(operation_id="plans_list",
+                   responses={200: PlanSerializer(many=True), **ERROR_RESPONSES})
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(operation_id="plans_create", request=PlanCreateSerializer,
+                   responses={201: PlanSerializer, **ERROR_RESPONSES})
+    def post(self, request: Request) -> Response:
+        plan = plan_create(**validated_data(PlanCreateSerializer, request.data))
+        data = PlanSerializer(get_plan_or_404(plan.code), context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class PlanDetailView(TodayContextMixin, generics.GenericAPIView):
+    serializer_class = PlanSerializer
+
+    @extend_schema(operation_id="plans_retrieve",
+                   responses={200: PlanSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, code: str) -> Response:
+        return Response(self.get_serializer(get_plan_or_404(code)).data)
+
+
+class PlanVersionListView(generics.ListAPIView):
+    serializer_class = PlanVersionSerializer
+
+    def get_queryset(self):
+        return plan_versions_with_charges(plan=get_plan_or_404(self.kwargs["code"]))
+
+    @extend_schema(operation_id="plans_versions_list",
+                   responses={200: PlanVersionSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(operation_id="plans_versions_create", request=PlanVersionWriteSerializer,
+                   responses={201: PlanVersionSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def post(self, request: Request, code: str) -> Response:
+        plan = get_plan_or_404(code)
+        version = plan_version_create(
+            plan=plan, **validated_data(PlanVersionWriteSerializer, request.data)
+        )
+        return version_response(version, code=status.HTTP_201_CREATED)
+
+
+class PlanVersionDetailView(generics.GenericAPIView):
+    serializer_class = PlanVersionSerializer
+
+    @extend_schema(operation_id="plans_versions_retrieve",
+                   responses={200: PlanVersionSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, code: str, version: int) -> Response:
+        return Response(PlanVersionSerializer(get_version_or_404(code, version)).data)
+
+    @extend_schema(
+        operation_id="plans_versions_update", request=PlanVersionWriteSerializer,
+        description="Change a draft version; `charges`, when sent, replaces all of them. "
+                    "A published version answers 409.",
+        responses={200: PlanVersionSerializer, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+    )
+    def patch(self, request: Request, code: str, version: int) -> Response:
+        plan_version = get_version_or_404(code, version)
+        if plan_version.is_published:
+            # Whatever the body says, the answer is the same: nothing about it may change.
+            return published_conflict(plan_version)
+        changes = validated_data(PlanVersionWriteSerializer, request.data, partial=True)
+        try:
+            plan_version = plan_version_update(version=plan_version, **changes)
+        except PublishedVersionError:  # published between our read and the service's lock
+            return published_conflict(plan_version)
+        return version_response(plan_version)
+
+
+class PlanVersionPublishView(generics.GenericAPIView):
+    serializer_class = PlanVersionSerializer
+
+    @extend_schema(operation_id="plans_versions_publish", request=None,
+                   responses={200: PlanVersionSerializer, **ERROR_RESPONSES, **NOT_FOUND,
+                              **CONFLICT})
+    def post(self, request: Request, code: str, version: int) -> Response:
+        plan_version = get_version_or_404(code, version)
+        try:
+            plan_version = plan_version_publish(version=plan_version, now=timezone.now())
+        except PublishedVersionError:
+            return published_conflict(plan_version)
+        return version_response(plan_version)
+
+
+# --- contracts -------------------------------------------------------------------------
+
+
+def get_contract_or_404(contract_id: int) -> Contract:
+    contract = contract_get(contract_id=contract_id) if contract_id <= MAX_BIGINT else None
+    if contract is None:
+        raise NotFound(f"No contract {contract_id}.")
+    return contract
+
+
+class ContractListView(TodayContextMixin, generics.ListAPIView):
+    serializer_class = ContractSerializer
+
+    def get_queryset(self):
+        customer = None
+        if external_id := query_text(self.request, "customer"):
+            customer = customer_get(external_id=external_id)
+            if customer is None:
+                raise serializers.ValidationError(
+                    {"customer": [f"No customer with external_id {external_id!r}."]}
+                )
+        status_filter = query_text(self.request, "status")
+        if status_filter is not None and status_filter not in Contract.Status.values:
+            raise serializers.ValidationError(
+                {"status": [f"status must be one of {', '.join(Contract.Status.values)}."]}
+            )
+        return contract_list(customer=customer, status=status_filter)
+
+    @extend_schema(
+        operation_id="contracts_list",
+        parameters=[
+            OpenApiParameter("customer", str, description="A customer's external_id."),
+            OpenApiParameter("status", str, enum=Contract.Status.values),
+        ],
+        responses={200: ContractSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(operation_id="contracts_create", request=ContractCreateSerializer,
+                   responses={201: ContractSerializer, **ERROR_RESPONSES})
+    def post(self, request: Request) -> Response:
+        context = self.get_serializer_context()
+        data = validated_data(ContractCreateSerializer, request.data, context=context)
+        contract = contract_create(**data)
+        return Response(ContractSerializer(get_contract_or_404(contract.pk), context=context).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class ContractDetailView(TodayContextMixin, generics.GenericAPIView):
+    serializer_class = ContractSerializer
+
+    @extend_schema(operation_id="contracts_retrieve",
+                   responses={200: ContractSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, contract_id: int) -> Response:
+        return Response(self.get_serializer(get_contract_or_404(contract_id)).data)
+
+    @extend_schema(operation_id="contracts_update", request=ContractUpdateSerializer,
+                   responses={200: ContractSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    def patch(self, request: Request, contract_id: int) -> Response:
+        contract = get_contract_or_404(contract_id)
+        changes = validated_data(ContractUpdateSerializer, request.data, partial=True)
+        contract_update(contract=contract, **changes)
+        return Response(self.get_serializer(get_contract_or_404(contract_id)).data)
+
+
+class ContractMigrationListView(TodayContextMixin, generics.ListAPIView):
+    serializer_class = ContractMigrationSerializer
+
+    def get_queryset(self):
+        return get_contract_or_404(self.kwargs["contract_id"]).migrations.all()
+
+    @extend_schema(operation_id="contracts_migrations_list",
+                   responses={200: ContractMigrationSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="contracts_migrations_create", request=ContractMigrationCreateSerializer,
+        description="Schedule a move to another version from a later period start, at least "
+                    "`notice_days` (default 30) after today. `plan_version` is a version number "
+                    "of `plan` (default: the plan the contract is on today).",
+        responses={201: ContractMigrationSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def post(self, request: Request, contract_id: int) -> Response:
+        contract = get_contract_or_404(contract_id)
+        context = self.get_serializer_context()
+        today = context["today"]
+        current_plan = contract_version_at(contract=contract, day=today).plan
+        data = validated_data(ContractMigrationCreateSerializer, request.data,
+                              context={**context, "current_plan": current_plan})
+        migration = contract_schedule_migration(contract=contract, today=today, **data)
+        return Response(ContractMigrationSerializer(migration, context=context).data,
+                        status=status.HTTP_201_CREATED)
