@@ -49,3 +49,13 @@ def validation_error(field: str, message: str) -> exceptions.ValidationError:
 
 def conflict(field: str, message: str) -> Response:
     return Response({"detail": message, "errors": {field: [message]}}, status=status.HTTP_409_CONFLICT)
+
+
+def not_found(request, exception=None):
+    """404 for unknown URLs: JSON under /api/, Django's page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"No API route {request.path}."}, status=404)
+    return page_not_found(request, exception)

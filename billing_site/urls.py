@@ -18,3 +18,4 @@ urlpatterns = [
     path("stripe/", include("invoices.stripe_urls")),
     path("", include("invoices.urls")),
 ]
+handler404 = "billing_site.api.not_found"

@@ -68,3 +68,9 @@ def test_env_int_names_the_variable(monkeypatch):
         env_int("X_NUM", 1)
     monkeypatch.delenv("X_NUM")
     assert env_int("X_NUM", 7) == 7
+
+
+def test_unknown_api_route_is_a_json_404(client):
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("No API route")
