@@ -1,6 +1,8 @@
 from plans.services.catalog import (
     metric_create,
+    metric_update,
     plan_create,
+    plan_version_copy,
     plan_version_create,
     plan_version_publish,
     plan_version_update,
@@ -20,7 +22,9 @@ __all__ = [
     "contract_schedule_migration",
     "contract_update",
     "metric_create",
+    "metric_update",
     "plan_create",
+    "plan_version_copy",
     "plan_version_create",
     "plan_version_publish",
     "plan_version_update",

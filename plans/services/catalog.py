@@ -13,9 +13,11 @@ from django.db.models import Max
 from accounts.currencies import is_supported
 from plans.models import Charge, ChargeTier, Metric, Plan, PlanVersion, PublishedVersionError
 from plans.periods import INTERVALS
+from plans.selectors import metric_published_versions
 
 CHARGE_MODELS = {choice for choice, _ in Charge.Model.choices}
 VERSION_FIELDS = {"effective_from", "currency", "billing_interval", "seat_price", "base_fee"}
+METRIC_DEFINITION_FIELDS = {"event_type", "aggregation", "field", "filters"}
 
 
 def _filters_error(filters: Any) -> str | None:
@@ -29,10 +31,7 @@ def _filters_error(filters: Any) -> str | None:
     return None
 
 
-@transaction.atomic
-def metric_create(*, code: str, name: str, event_type: str, aggregation: str,
-                  field: str = "", filters: dict | None = None) -> Metric:
-    filters = {} if filters is None else filters
+def _validate_metric_definition(*, aggregation: str, field: str, filters: Any) -> None:
     errors: dict[str, list[str]] = {}
     if aggregation not in Metric.Aggregation.values:
         errors["aggregation"] = [f"aggregation must be one of {', '.join(Metric.Aggregation.values)}."]
@@ -44,6 +43,13 @@ def metric_create(*, code: str, name: str, event_type: str, aggregation: str,
         errors["filters"] = [message]
     if errors:
         raise ValidationError(errors)
+
+
+@transaction.atomic
+def metric_create(*, code: str, name: str, event_type: str, aggregation: str,
+                  field: str = "", filters: dict | None = None) -> Metric:
+    filters = {} if filters is None else filters
+    _validate_metric_definition(aggregation=aggregation, field=field, filters=filters)
     metric = Metric(code=code, name=name, event_type=event_type, aggregation=aggregation,
                     field=field or "", filters=filters)
     metric.full_clean()
@@ -74,7 +80,7 @@ def _dec(value: Any, field: str, errors: dict, *, required: bool = False) -> Dec
         return None
     try:
         number = Decimal(str(value))
-    except Exception:  # noqa: BLE001  (any unparsable input is a 400, not a 500)
+    except Exception:  # any unparsable input is a 400, not a 500
         errors[field] = ["A valid number is required."]
         return None
     if not number.is_finite() or number < 0:
@@ -239,7 +245,74 @@ def plan_version_publish(*, version: PlanVersion, now: dt.datetime) -> PlanVersi
         raise ValidationError(
             {"charges": ["A version needs a seat price, a base fee or at least one charge."]}
         )
+    # Drafts edited row by row (the admin) skip the nested check the API does on write;
+    # publishing is the gate every path goes through, so the full check happens here.
+    validate_charges(charge_specs(version=version))
     version.status = PlanVersion.Status.PUBLISHED
     version.published_at = now
     version.save(update_fields=["status", "published_at"])
     return version
+
+
+@transaction.atomic
+def metric_update(*, metric: Metric, **changes: Any) -> Metric:
+    """Rename a metric, or redefine it while no published version prices it."""
+    unknown = set(changes) - METRIC_DEFINITION_FIELDS - {"name"}
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    metric = Metric.objects.select_for_update().get(pk=metric.pk)
+    redefined = sorted(
+        name for name in METRIC_DEFINITION_FIELDS & set(changes)
+        if changes[name] != getattr(metric, name)
+    )
+    if redefined:
+        used_by = list(metric_published_versions(metric=metric)[:3])
+        if used_by:
+            names = ", ".join(str(v) for v in used_by)
+            raise ValidationError({name: [
+                f"{metric.code} is priced by published versions ({names}); create a new metric "
+                "instead of changing what this one counts."
+            ] for name in redefined})
+    for name, value in changes.items():
+        setattr(metric, name, value)
+    metric.field = metric.field or ""
+    _validate_metric_definition(aggregation=metric.aggregation, field=metric.field,
+                                filters=metric.filters)
+    metric.full_clean()
+    metric.save()
+    return metric
+
+
+def charge_specs(*, version: PlanVersion) -> list[dict]:
+    """A version's stored charges in the nested shape ``validate_charges`` reads."""
+    specs = []
+    for charge in version.charges.select_related("metric").prefetch_related("tiers"):
+        spec = {
+            "metric": charge.metric.code, "model": charge.model, "unit_price": charge.unit_price,
+            "package_size": charge.package_size, "package_price": charge.package_price,
+            "included_units": charge.included_units, "included_per_seat": charge.included_per_seat,
+            "filters": charge.filters,
+        }
+        tiers = [{"up_to": t.up_to, "unit_price": t.unit_price, "flat_fee": t.flat_fee}
+                 for t in charge.tiers.all()]
+        if tiers or charge.model in (Charge.Model.GRADUATED, Charge.Model.VOLUME):
+            spec["tiers"] = tiers
+        specs.append(spec)
+    return specs
+
+
+@transaction.atomic
+def plan_version_copy(*, version: PlanVersion, effective_from: dt.date | None = None) -> PlanVersion:
+    """A new draft of the same plan with ``version``'s prices and charges, to edit and publish.
+
+    ``effective_from`` defaults to the source's; set it before publishing.
+    """
+    return plan_version_create(
+        plan=version.plan,
+        effective_from=effective_from or version.effective_from,
+        currency=version.currency,
+        billing_interval=version.billing_interval,
+        seat_price=version.seat_price,
+        base_fee=version.base_fee,
+        charges=charge_specs(version=version),
+    )

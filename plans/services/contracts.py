@@ -206,15 +206,18 @@ def _renew_one(contract_id: int, today: dt.date) -> Contract | None:
         )
 
 
-def contract_renew_due(*, now: dt.datetime) -> list[Contract]:
+def contract_renew_due(*, now: dt.datetime,
+                       contract_ids: list[int] | None = None) -> list[Contract]:
     """End every active contract whose term is over; renew the auto-renewing ones.
 
     Idempotent: each contract is locked and re-checked, and ``renewed_from`` is unique,
     so running twice (or twice at once) renews once. A term ending on day D renews once
-    D is over in UTC.
+    D is over in UTC. ``contract_ids`` limits the run to those contracts (admin action).
     """
     today = now.astimezone(dt.UTC).date()
     due = Contract.objects.filter(status=Contract.Status.ACTIVE, end_date__lt=today)
+    if contract_ids is not None:
+        due = due.filter(pk__in=contract_ids)
     renewed = []
     for contract_id in due.values_list("pk", flat=True):
         try:
