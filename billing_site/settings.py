@@ -172,6 +172,8 @@ BILLING_GRACE_SECONDS = env_int("BILLING_GRACE_SECONDS", 3600)
 BILLING_REVIEW_WINDOW_SECONDS = env_int("BILLING_REVIEW_WINDOW_SECONDS", 24 * 3600)
 USAGE_BACKFILL_DAYS = env_int("USAGE_BACKFILL_DAYS", 35)
 USAGE_FUTURE_TOLERANCE_SECONDS = env_int("USAGE_FUTURE_TOLERANCE_SECONDS", 300)
+# Events commit well within this of their received_at; rollups trust hours older than it.
+USAGE_ROLLUP_MARGIN_SECONDS = env_int("USAGE_ROLLUP_MARGIN_SECONDS", 600)
 
 # Stripe: with no key, sync is off and the app says so.
 STRIPE_API_KEY = env_str("STRIPE_API_KEY", "")

@@ -1,0 +1,143 @@
+"""End to end: a real Celery beat schedules ``usage.tasks.rollup_usage`` from the database,
+a real worker runs it against this test's PostgreSQL database, over Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from tests.factories import CustomerFactory, EventFactory, MetricFactory
+from usage.models import UsageRollup
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+REDIS_URL = os.environ.get("E2E_CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
+WAIT_SECONDS = 60
+
+
+def _redis():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    return client
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    host = db["HOST"] or "localhost"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{auth}@{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "billing_site", *args],
+        cwd=settings.BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for(check, logs: list[Path]):
+    """Polls until ``check()`` is truthy; bounded so a broken worker fails, not hangs."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.5)
+    tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs)
+    pytest.fail(f"nothing after {WAIT_SECONDS}s; process logs:\n{tails}")
+
+
+def _value(customer, code, hour):
+    row = UsageRollup.objects.filter(customer=customer, metric__code=code, hour=hour).first()
+    return row.value if row is not None else None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_and_worker_roll_up_usage_end_to_end(tmp_path):
+    broker = _redis()
+    broker.flushdb()
+    acme = CustomerFactory(external_id="acme")
+    MetricFactory(code="tokens", event_type="ai.call", aggregation="sum", field="total_tokens")
+    MetricFactory(code="tasks", event_type="task.completed", aggregation="count")
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=3)
+    received = now - dt.timedelta(minutes=1)
+    for minute, tokens in ((1, 100), (2, 250)):
+        EventFactory(customer=acme, event_type="ai.call", received_at=received,
+                     timestamp=hour + dt.timedelta(minutes=minute),
+                     properties={"total_tokens": tokens})
+    EventFactory(customer=acme, event_type="task.completed", received_at=received,
+                 timestamp=hour + dt.timedelta(minutes=5))
+    every_second, _ = IntervalSchedule.objects.get_or_create(
+        every=1, period=IntervalSchedule.SECONDS
+    )
+    PeriodicTask.objects.create(
+        name="Roll up usage (e2e)", task="usage.tasks.rollup_usage", interval=every_second
+    )
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "billing_site.settings",
+        "DJANGO_SECRET_KEY": "e2e-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "BILLING_VAR_DIR": str(tmp_path / "var"),
+    }
+    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
+    worker = _start(
+        ["worker", "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "--hostname=e2e-rollup@%h"],
+        env, worker_log,
+    )
+    beat = _start(
+        ["beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+         "--loglevel=INFO", "--pidfile=", f"--schedule={tmp_path / 'beat-schedule'}"],
+        env, beat_log,
+    )
+    logs = [worker_log, beat_log]
+    try:
+        _wait_for(lambda: _value(acme, "tokens", hour) is not None, logs)
+        assert _value(acme, "tokens", hour) == 350
+        _wait_for(lambda: _value(acme, "tasks", hour) is not None, logs)
+        assert _value(acme, "tasks", hour) == 1
+
+        # A late event (old timestamp, arriving now): a later scheduled run updates its hour.
+        EventFactory(customer=acme, event_type="ai.call", received_at=timezone.now(),
+                     timestamp=hour + dt.timedelta(minutes=30), properties={"total_tokens": 7})
+        _wait_for(lambda: _value(acme, "tokens", hour) == 357, logs)
+    finally:
+        _stop(beat)
+        _stop(worker)
+        broker.flushdb()
+        connection.close()  # the flush after this test must not wait on our session

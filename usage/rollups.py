@@ -1,0 +1,296 @@
+"""Hourly usage rollups: one row per (customer, metric, hour), recomputed, never incremented.
+
+The job reads what *arrived* since its last run (``received_at``, served by the BRIN
+index) rather than what *happened* (``timestamp``), so late events with old timestamps
+update their old hour. Each touched (customer, hour, event type) is recomputed in full
+from raw events, which makes a run idempotent and lets it repeat work safely.
+
+Writers serialize on the watermark row's lock: without that, a recompute that read the
+events earlier could commit later and overwrite a fresher row. The exactness argument
+that the usage selectors rely on is in ``usage/measure.py``.
+
+Metrics created or edited after events exist are not retro-applied by the job; after such
+a change run ``rollup_rebuild``::
+
+    python manage.py shell -c "from usage.rollups import rollup_rebuild; rollup_rebuild()"
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models.functions import TruncHour
+
+from accounts.models import Customer
+from plans.models import Metric
+from usage import sql
+from usage.aggregation import HOUR, floor_hour, rollup_hour
+from usage.measure import (
+    NOTHING_ROLLED_UP,
+    WATERMARK_NAME,
+    metric_rule,
+    rollup_safety_margin,
+)
+from usage.models import Event, RollupWatermark, UsageRollup
+
+
+@dataclass(frozen=True)
+class _Received:
+    """Groups with an event that arrived in ``[since, until)``."""
+
+    since: dt.datetime
+    until: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Hours:
+    """Every event type that has a metric, for one customer's given hours."""
+
+    customer_id: int
+    hours: tuple[dt.datetime, ...]
+
+
+@dataclass(frozen=True)
+class _Customer:
+    """Every hour in which one customer has events."""
+
+    customer_id: int
+
+
+_Dirty = _Received | _Hours | _Customer
+
+
+@transaction.atomic
+def rollup_usage(*, now: dt.datetime) -> int:
+    """Recompute the hours touched by events received since the last run; returns the
+    number of (customer, hour, event type) groups recomputed.
+
+    The window starts a safety margin before the watermark because an event's
+    ``received_at`` is taken before its transaction commits: a run can miss an event
+    received just before it, and the next run's overlap picks it up.
+    """
+    now = sql.as_utc(now)
+    watermark = _lock_watermark()
+    since = watermark.received_until - rollup_safety_margin()
+    groups = _recompute(_Received(since=since, until=now)) if since < now else 0
+    if now > watermark.received_until:
+        watermark.received_until = now
+        watermark.save(update_fields=["received_until"])
+    return groups
+
+
+@transaction.atomic
+def rollup_hours(*, customer_id: int, hours: Iterable[dt.datetime]) -> int:
+    """Recompute the given hours of one customer for every metric, now."""
+    aligned = tuple(sorted({floor_hour(sql.as_utc(h)) for h in hours}))
+    if not aligned:
+        return 0
+    _lock_watermark()
+    return _recompute(_Hours(customer_id=customer_id, hours=aligned))
+
+
+def rollup_rebuild(*, customer_id: int | None = None) -> int:
+    """Recompute every rollup of one customer, or of all customers, from raw events.
+
+    For all customers, each customer is its own transaction, so readers never wait on one
+    huge one and a crash halfway loses nothing already rebuilt.
+    """
+    if customer_id is not None:
+        return _rebuild_customer(customer_id=customer_id)
+    # Every customer, not DISTINCT over the events table: that would scan all of it.
+    customer_ids = Customer.objects.order_by("pk").values_list("pk", flat=True)
+    return sum(_rebuild_customer(customer_id=cid) for cid in list(customer_ids))
+
+
+@transaction.atomic
+def _rebuild_customer(*, customer_id: int) -> int:
+    _lock_watermark()
+    UsageRollup.objects.filter(customer_id=customer_id).delete()
+    return _recompute(_Customer(customer_id=customer_id))
+
+
+def _lock_watermark() -> RollupWatermark:
+    # The row is created once with a time before any event, meaning "nothing rolled up";
+    # ignore_conflicts makes two first runs at once safe.
+    RollupWatermark.objects.bulk_create(
+        [RollupWatermark(name=WATERMARK_NAME, received_until=NOTHING_ROLLED_UP)],
+        ignore_conflicts=True,
+    )
+    return RollupWatermark.objects.select_for_update().get(name=WATERMARK_NAME)
+
+
+def _recompute(dirty: _Dirty) -> int:
+    if connection.vendor == "postgresql":
+        return _recompute_sql(dirty)
+    return _recompute_python(dirty)
+
+
+# --- PostgreSQL: one statement finds the groups, upserts their rows, deletes stale ones ---
+
+_EVENT = Event._meta.db_table
+_ROLLUP = UsageRollup._meta.db_table
+_METRIC = Metric._meta.db_table
+
+
+def _dirty_sql(dirty: _Dirty) -> tuple[str, dict]:
+    hour = sql.hour_of("timestamp")
+    if isinstance(dirty, _Received):
+        return (
+            f"SELECT DISTINCT customer_id, event_type, {hour} AS hour FROM {_EVENT}"
+            " WHERE received_at >= %(since)s AND received_at < %(until)s",
+            {"since": dirty.since, "until": dirty.until},
+        )
+    if isinstance(dirty, _Hours):
+        return (
+            "SELECT %(customer_id)s::bigint AS customer_id, t.event_type, h.hour"
+            " FROM unnest(%(hours)s::timestamptz[]) AS h(hour)"
+            f" CROSS JOIN (SELECT DISTINCT event_type FROM {_METRIC}) AS t",
+            {"customer_id": dirty.customer_id, "hours": list(dirty.hours)},
+        )
+    return (
+        f"SELECT DISTINCT customer_id, event_type, {hour} AS hour FROM {_EVENT}"
+        " WHERE customer_id = %(customer_id)s",
+        {"customer_id": dirty.customer_id},
+    )
+
+
+def _recompute_sql(dirty: _Dirty) -> int:
+    dirty_sql, params = _dirty_sql(dirty)
+    num = sql.number("e.properties", "m.field")
+    uval = sql.distinct_value("e.properties", "m.field")
+    statement = f"""
+    WITH dirty AS MATERIALIZED ({dirty_sql}),
+    -- Per group, one index range scan over that customer-hour's events, aggregated for
+    -- each of its metrics; a global GROUP BY would sort every event of the window.
+    -- Distinct values are only collected for unique_count metrics (they need a sort).
+    hits AS (
+        SELECT d.customer_id, d.hour, x.*
+        FROM dirty d
+        CROSS JOIN LATERAL (
+            SELECT m.id AS metric_id, m.aggregation, e.provider_cost,
+                   CASE WHEN m.aggregation IN ('sum', 'max') THEN {num} END AS num,
+                   CASE WHEN m.aggregation = 'unique_count' THEN {uval} END AS uval
+            FROM {_EVENT} e
+            JOIN {_METRIC} m ON m.event_type = e.event_type AND e.properties @> m.filters
+            WHERE e.customer_id = d.customer_id AND e.event_type = d.event_type
+              AND e.timestamp >= d.hour AND e.timestamp < d.hour + interval '1 hour'
+            OFFSET 0
+        ) x
+        -- an event without a number cannot raise a maximum (aggregation.MetricRule)
+        WHERE x.aggregation <> 'max' OR x.num IS NOT NULL
+    ),
+    agg AS (
+        SELECT customer_id, metric_id, hour,
+               CASE aggregation
+                   WHEN 'count' THEN count(*)::numeric
+                   WHEN 'sum' THEN coalesce(sum(num), 0)
+                   ELSE max(num)
+               END AS value,
+               count(*) AS event_count, NULL::jsonb AS distinct_values,
+               coalesce(sum(provider_cost), 0) AS provider_cost
+        FROM hits WHERE aggregation <> 'unique_count'
+        GROUP BY customer_id, hour, metric_id, aggregation
+        UNION ALL
+        SELECT customer_id, metric_id, hour, jsonb_array_length(v)::numeric, event_count, v,
+               provider_cost
+        FROM (
+            SELECT customer_id, metric_id, hour, count(*) AS event_count,
+                   coalesce(jsonb_agg(DISTINCT uval ORDER BY uval)
+                                FILTER (WHERE uval IS NOT NULL), '[]'::jsonb) AS v,
+                   coalesce(sum(provider_cost), 0) AS provider_cost
+            FROM hits WHERE aggregation = 'unique_count'
+            GROUP BY customer_id, hour, metric_id
+        ) u
+    ),
+    upserted AS (
+        INSERT INTO {_ROLLUP} AS r (customer_id, metric_id, hour, value, event_count,
+                                    distinct_values, provider_cost, updated_at)
+        SELECT customer_id, metric_id, hour, value, event_count, distinct_values,
+               provider_cost, statement_timestamp()
+        FROM agg
+        ON CONFLICT (customer_id, metric_id, hour) DO UPDATE SET
+            value = EXCLUDED.value, event_count = EXCLUDED.event_count,
+            distinct_values = EXCLUDED.distinct_values,
+            provider_cost = EXCLUDED.provider_cost, updated_at = EXCLUDED.updated_at
+        RETURNING r.customer_id, r.metric_id, r.hour
+    ),
+    -- Rows of a recomputed group that the recompute no longer produces (a metric's
+    -- filters changed). The DELETE sees the table as it was before this statement,
+    -- so it never touches a row the upsert wrote.
+    deleted AS (
+        DELETE FROM {_ROLLUP} r USING {_METRIC} m, dirty d
+        WHERE r.metric_id = m.id AND r.customer_id = d.customer_id AND r.hour = d.hour
+          AND m.event_type = d.event_type
+          AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.customer_id = r.customer_id
+                          AND u.metric_id = r.metric_id AND u.hour = r.hour)
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM dirty), (SELECT count(*) FROM upserted),
+           (SELECT count(*) FROM deleted)
+    """
+    (groups, _upserted, _deleted), = sql.fetch_rows(statement, params)
+    return groups
+
+
+# --- SQLite: the same recompute in Python, one customer-hour at a time ---------------
+
+
+def _dirty_groups(dirty: _Dirty) -> dict[tuple[int, dt.datetime], set[str]]:
+    groups: dict[tuple[int, dt.datetime], set[str]] = defaultdict(set)
+    if isinstance(dirty, _Hours):
+        types = set(Metric.objects.values_list("event_type", flat=True))
+        for hour in dirty.hours:
+            groups[(dirty.customer_id, hour)] |= types
+        return groups
+    events = Event.objects.all()
+    if isinstance(dirty, _Received):
+        events = events.filter(received_at__gte=dirty.since, received_at__lt=dirty.until)
+    else:
+        events = events.filter(customer_id=dirty.customer_id)
+    rows = (
+        events.annotate(hour=TruncHour("timestamp", tzinfo=dt.UTC))
+        .values_list("customer_id", "event_type", "hour")
+        .distinct()
+    )
+    for customer_id, event_type, hour in rows:
+        groups[(customer_id, floor_hour(hour))].add(event_type)
+    return groups
+
+
+def _recompute_python(dirty: _Dirty) -> int:
+    metrics_by_type: dict[str, list[Metric]] = defaultdict(list)
+    for metric in Metric.objects.all():
+        metrics_by_type[metric.event_type].append(metric)
+    groups = _dirty_groups(dirty)
+    for (customer_id, hour), types in groups.items():
+        events = list(
+            Event.objects.filter(
+                customer_id=customer_id,
+                event_type__in=types,
+                timestamp__gte=hour,
+                timestamp__lt=hour + HOUR,
+            ).values("event_type", "properties", "provider_cost")
+        )
+        metrics = [m for event_type in types for m in metrics_by_type[event_type]]
+        rows = []
+        for metric in metrics:
+            rolled = rollup_hour(events, metric_rule(metric))
+            if rolled is not None:
+                rows.append(
+                    UsageRollup(
+                        customer_id=customer_id,
+                        metric=metric,
+                        hour=hour,
+                        value=rolled.value,
+                        event_count=rolled.event_count,
+                        distinct_values=rolled.distinct_values,
+                        provider_cost=rolled.provider_cost,
+                    )
+                )
+        UsageRollup.objects.filter(customer_id=customer_id, hour=hour, metric__in=metrics).delete()
+        UsageRollup.objects.bulk_create(rows)
+    return sum(len(types) for types in groups.values())
