@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
+from django.db.models import Q
 
 from accounts.models import Customer
 from plans.models import Metric
@@ -20,7 +21,10 @@ class Event(models.Model):
     """One accepted usage event. ``(customer, transaction_id)`` is the idempotency key."""
 
     pk = models.CompositePrimaryKey("customer_id", "transaction_id")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    # No separate index: the primary key (customer_id, transaction_id) leads with it, and
+    # every extra index is paid on each ingested row.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+",
+                                 db_index=False)
     transaction_id = models.CharField(max_length=255)
     event_type = models.CharField(max_length=128)
     timestamp = models.DateTimeField()
@@ -38,6 +42,9 @@ class Event(models.Model):
             # The rollup job finds what arrived since its last run; BRIN is nearly free to
             # maintain because received_at only grows.
             BrinIndex(fields=["received_at"], name="event_received_brin"),
+            # Admin's "unpriced models" list; holds only the rare unpriced rows, so ingest
+            # pays for it only when a model has no price.
+            models.Index(fields=["model"], condition=Q(unpriced=True), name="event_unpriced_model"),
         ]
 
     def __str__(self) -> str:
@@ -88,9 +95,15 @@ class UsageRollup(models.Model):
             models.UniqueConstraint(fields=["customer", "metric", "hour"], name="rollup_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"metric {self.metric_id} customer {self.customer_id} {self.hour:%Y-%m-%d %H}:00"
+
 
 class RollupWatermark(models.Model):
     """How far the rollup task has read ``received_at``; one row."""
 
     name = models.CharField(max_length=32, primary_key=True)
     received_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} until {self.received_until.isoformat()}"
