@@ -114,10 +114,6 @@ class PlanVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.plan.code} v{self.version}"
 
-    @property
-    def is_published(self) -> bool:
-        return self.status == self.Status.PUBLISHED
-
     def save(self, *args, **kwargs):
         # Immutability is an invariant of the data, so the model layer guards it too:
         # whatever path a write takes (admin, API, shell), a published row never changes.
@@ -131,6 +127,10 @@ class PlanVersion(models.Model):
         if self.is_published:
             raise PublishedVersionError(self)
         return super().delete(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
 
 
 def _ensure_version_is_draft(plan_version_id: int | None) -> None:
@@ -221,11 +221,6 @@ class ChargeTier(models.Model):
     def __str__(self) -> str:
         return f"up to {self.up_to if self.up_to is not None else '∞'} at {self.unit_price}"
 
-    def _version_id(self) -> int | None:
-        return (
-            Charge.objects.filter(pk=self.charge_id).values_list("plan_version_id", flat=True).first()
-        )
-
     def save(self, *args, **kwargs):
         _ensure_version_is_draft(self._version_id())
         super().save(*args, **kwargs)
@@ -233,3 +228,8 @@ class ChargeTier(models.Model):
     def delete(self, *args, **kwargs):
         _ensure_version_is_draft(self._version_id())
         return super().delete(*args, **kwargs)
+
+    def _version_id(self) -> int | None:
+        return (
+            Charge.objects.filter(pk=self.charge_id).values_list("plan_version_id", flat=True).first()
+        )
