@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -12,6 +13,55 @@ from plans.models import Contract, PlanVersion
 
 AMOUNT = {"max_digits": 28, "decimal_places": 10}
 QUANTITY = {"max_digits": 38, "decimal_places": 12}
+
+DRAFT = "draft"
+# What may still change on a finalized, paid or void invoice: payment and Stripe
+# bookkeeping. Everything else (lines, amounts, number, period) is frozen. The
+# PostgreSQL trigger in migration 0003 enforces the same list.
+MUTABLE_AFTER_FINALIZE = frozenset({
+    "status", "paid_at", "voided_at", "payment_failed_at", "stripe_invoice_id",
+    "stripe_state", "stripe_attempts", "stripe_error", "stripe_next_attempt_at", "updated_at",
+})
+ALLOWED_TRANSITIONS = {"finalized": frozenset({"paid", "void"})}
+LINE_MUTABLE_AFTER_FINALIZE = frozenset({"stripe_invoice_item_id"})
+
+
+class InvoiceImmutableError(ValidationError):
+    """Raised by the model layer when something tries to change a non-draft invoice."""
+
+    def __init__(self, message: str = ""):
+        super().__init__({"status": [
+            message or "Only a draft invoice can change; finalized, paid and void invoices "
+            "are immutable."
+        ]})
+
+
+def _transition_allowed(old: str, new: str) -> bool:
+    return old == new or old == DRAFT or new in ALLOWED_TRANSITIONS.get(old, ())
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # Model-layer twin of the PostgreSQL trigger, so SQLite and every ORM path agree.
+        frozen = self.exclude(status=DRAFT)
+        if set(kwargs) - MUTABLE_AFTER_FINALIZE and frozen.exists():
+            raise InvoiceImmutableError()
+        if "status" in kwargs:
+            new = kwargs["status"]
+            if not isinstance(new, str):
+                if frozen.exists():
+                    raise InvoiceImmutableError("Set a literal status on non-draft invoices.")
+            else:
+                olds = frozen.exclude(status=new).order_by().values_list("status", flat=True)
+                for old in olds.distinct():
+                    if not _transition_allowed(old, new):
+                        raise InvoiceImmutableError(f"A {old} invoice cannot become {new}.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        if self.exclude(status=DRAFT).exists():
+            raise InvoiceImmutableError("Only draft invoices can be deleted; void it instead.")
+        return super().delete()
 
 
 class Invoice(models.Model):
@@ -36,7 +86,8 @@ class Invoice(models.Model):
     period_end = models.DateTimeField()
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    number = models.CharField(max_length=32, null=True, blank=True)
+    # NULL, not "": the per-currency unique constraint must ignore unnumbered drafts.
+    number = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     total = models.DecimalField(default=0, **AMOUNT)
     seat_equivalents = models.DecimalField(default=0, max_digits=20, decimal_places=6)
     billed_seats = models.DecimalField(default=0, max_digits=20, decimal_places=6)
@@ -44,6 +95,9 @@ class Invoice(models.Model):
     # late-usage lines brought up to date; late usage is the difference from these.
     usage_snapshot = models.JSONField(default=dict, blank=True)
     late_usage_snapshots = models.JSONField(default=dict, blank=True)
+    # The contract's negotiated terms when rated, so late usage for this period is
+    # priced on this period's terms even after the contract's overrides change.
+    overrides = models.JSONField(default=dict, blank=True)
     on_hold = models.BooleanField(default=False, help_text="Held drafts are not auto-finalized.")
     rated_at = models.DateTimeField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
@@ -59,6 +113,8 @@ class Invoice(models.Model):
     stripe_next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = InvoiceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-period_start", "customer_id"]
@@ -77,7 +133,79 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.number or f"draft {str(self.id)[:8]}"
+        return self.number or f"{self.status} {str(self.id)[:8]}"
+
+    def save(self, *args, **kwargs):
+        # Immutability is an invariant of the data, so the model layer guards it too:
+        # whatever path a write takes (admin, API, shell), a finalized invoice keeps
+        # its lines and amounts.
+        if not self._state.adding:
+            self._check_frozen_fields(kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    def _check_frozen_fields(self, update_fields) -> None:
+        names = (
+            [f.attname for f in self._meta.concrete_fields] if update_fields is None
+            else [self._meta.get_field(n).attname for n in update_fields]
+        )
+        stored = Invoice.objects.filter(pk=self.pk).values(*names, "status").first()
+        if stored is None or stored["status"] == DRAFT:
+            return
+        if not _transition_allowed(stored["status"], self.status):
+            raise InvoiceImmutableError(f"A {stored['status']} invoice cannot become {self.status}.")
+        changed = [
+            n for n in names
+            if n not in MUTABLE_AFTER_FINALIZE and getattr(self, n) != stored[n]
+        ]
+        if changed:
+            raise InvoiceImmutableError(
+                f"{self} is {stored['status']}; {', '.join(sorted(changed))} cannot change."
+            )
+
+    def delete(self, *args, **kwargs):
+        stored = Invoice.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+        if stored is not None and stored != DRAFT:
+            raise InvoiceImmutableError("Only draft invoices can be deleted; void it instead.")
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
+def _ensure_drafts(invoice_ids) -> None:
+    ids = {i for i in invoice_ids if i is not None}
+    if ids and Invoice.objects.filter(pk__in=ids).exclude(status=DRAFT).exists():
+        raise InvoiceImmutableError("Lines of a finalized, paid or void invoice cannot change.")
+
+
+class InvoiceLineQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        if set(kwargs) - LINE_MUTABLE_AFTER_FINALIZE:
+            if self.exclude(invoice__status=DRAFT).exists():
+                raise InvoiceImmutableError(
+                    "Lines of a finalized, paid or void invoice cannot change."
+                )
+            if "invoice" in kwargs or "invoice_id" in kwargs:
+                target = kwargs.get("invoice_id", kwargs.get("invoice"))
+                _ensure_drafts([getattr(target, "pk", target)])
+        return super().update(**kwargs)
+
+    def delete(self):
+        if self.exclude(invoice__status=DRAFT).exists():
+            raise InvoiceImmutableError("Lines of a finalized, paid or void invoice cannot change.")
+        return super().delete()
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        _ensure_drafts({obj.invoice_id for obj in objs})
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        if set(fields) - LINE_MUTABLE_AFTER_FINALIZE:
+            _ensure_drafts({obj.invoice_id for obj in objs})
+        return super().bulk_update(objs, fields, *args, **kwargs)
 
 
 class InvoiceLine(models.Model):
@@ -107,6 +235,8 @@ class InvoiceLine(models.Model):
     period_end = models.DateField(null=True, blank=True)
     stripe_invoice_item_id = models.CharField(max_length=255, blank=True)
 
+    objects = InvoiceLineQuerySet.as_manager()
+
     class Meta:
         ordering = ["invoice_id", "position"]
         constraints = [
@@ -116,12 +246,28 @@ class InvoiceLine(models.Model):
     def __str__(self) -> str:
         return self.description
 
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if self._state.adding:
+            _ensure_drafts([self.invoice_id])
+        elif update_fields is None or set(update_fields) - LINE_MUTABLE_AFTER_FINALIZE:
+            stored = InvoiceLine.objects.filter(pk=self.pk).values_list("invoice_id", flat=True)
+            _ensure_drafts([self.invoice_id, *stored])
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _ensure_drafts([self.invoice_id])
+        return super().delete(*args, **kwargs)
+
 
 class InvoiceNumberSequence(models.Model):
     """The last number given per currency; locked while numbering so there are no gaps."""
 
     currency = models.CharField(max_length=3, primary_key=True)
     last_number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.currency}: {self.last_number}"
 
 
 class BillingRun(models.Model):
@@ -135,12 +281,21 @@ class BillingRun(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     periods_due = models.PositiveIntegerField(default=0)
     invoices_created = models.PositiveIntegerField(default=0)
+    drafts_rerated = models.PositiveIntegerField(
+        default=0, help_text="Drafts whose lines changed because usage or seats changed."
+    )
+    customers_total = models.PositiveIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
     failures = models.JSONField(default=list, blank=True, help_text="[{customer, error}]")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"billing run as of {self.as_of:%Y-%m-%d %H:%M} ({self.status})"
 
 
 class StripeEvent(models.Model):

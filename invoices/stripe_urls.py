@@ -1,1 +1,9 @@
-urlpatterns = []
+from django.urls import path
+
+from invoices.stripe_views import stripe_webhook
+
+app_name = "stripe"
+
+urlpatterns = [
+    path("webhook/", stripe_webhook, name="webhook"),
+]

@@ -1,0 +1,218 @@
+"""Ops admin for invoices and billing runs. Read-only: every change goes through a service
+(finalize, void, hold, release, re-rate), and errors come back as messages."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from invoices.models import BillingRun, Invoice, InvoiceLine
+from invoices.services import (
+    invoice_finalize,
+    invoice_hold,
+    invoice_release_hold,
+    invoice_rerate,
+    invoice_void,
+)
+
+
+def _errors(error: ValidationError) -> str:
+    return "; ".join(str(m) for m in error.messages)
+
+
+def _apply(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Invoice],
+           verb: str, service: Callable[[Invoice], object]) -> None:
+    done = 0
+    for invoice in queryset.order_by("period_start", "customer_id"):
+        try:
+            service(invoice)
+            done += 1
+        except ValidationError as error:
+            modeladmin.message_user(request, f"{invoice}: {_errors(error)}", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, f"{done} invoice(s) {verb}.", messages.SUCCESS)
+
+
+@admin.action(description="Finalize selected drafts", permissions=["change"])
+def finalize(modeladmin, request, queryset):
+    _apply(modeladmin, request, queryset, "finalized",
+           lambda i: invoice_finalize(invoice=i, now=timezone.now()))
+
+
+@admin.action(description="Void selected invoices", permissions=["change"])
+def void(modeladmin, request, queryset):
+    _apply(modeladmin, request, queryset, "voided",
+           lambda i: invoice_void(invoice=i, now=timezone.now()))
+
+
+@admin.action(description="Hold selected drafts (no auto-finalize)", permissions=["change"])
+def hold(modeladmin, request, queryset):
+    _apply(modeladmin, request, queryset, "held", lambda i: invoice_hold(invoice=i))
+
+
+@admin.action(description="Release hold", permissions=["change"])
+def release_hold(modeladmin, request, queryset):
+    _apply(modeladmin, request, queryset, "released", lambda i: invoice_release_hold(invoice=i))
+
+
+@admin.action(description="Re-rate selected drafts", permissions=["change"])
+def rerate(modeladmin, request, queryset):
+    _apply(modeladmin, request, queryset, "re-rated",
+           lambda i: invoice_rerate(invoice=i, now=timezone.now()))
+
+
+INVOICE_ACTIONS = [finalize, void, hold, release_hold, rerate]
+if importlib.util.find_spec("invoices.stripe_admin") is not None:
+    # Registers the StripeEvent admin and gives invoices a "Retry Stripe sync" action.
+    INVOICE_ACTIONS.append(importlib.import_module("invoices.stripe_admin").retry_stripe_sync)
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    extra = 0
+    can_delete = False
+    fields = ["position", "kind", "description", "quantity", "unit_price", "value", "included",
+              "billable", "tiers_text", "amount", "period_start", "stripe_invoice_item_id"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="tiers")
+    def tiers_text(self, line: InvoiceLine) -> str:
+        return format_html_join(
+            "", "<div>{} × {}{} = {}</div>",
+            ((t["units"], t["unit_price"],
+              f" + {t['flat_fee']}" if t.get("flat_fee") not in (None, "0") else "",
+              t["amount"]) for t in line.tiers),
+        ) or "—"
+
+
+class PeriodFilter(admin.SimpleListFilter):
+    title = "period"
+    parameter_name = "period"
+
+    def lookups(self, request, model_admin):
+        months = Invoice.objects.dates("period_start", "month", order="DESC")[:24]
+        return [(m.strftime("%Y-%m"), m.strftime("%B %Y")) for m in months]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        year, month = (int(part) for part in self.value().split("-"))
+        return queryset.filter(period_start__year=year, period_start__month=month)
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "customer", "period_start", "status", "total", "currency",
+                    "on_hold", "stripe_state", "created_at"]
+    list_filter = ["status", "currency", "stripe_state", "on_hold", PeriodFilter]
+    search_fields = ["number", "customer__external_id", "customer__name", "=id"]
+    list_select_related = ["customer"]
+    date_hierarchy = "period_start"
+    ordering = ["-period_start", "customer__external_id"]
+    actions = INVOICE_ACTIONS
+    inlines = [InvoiceLineInline]
+    readonly_fields = [
+        "id", "page_link", "customer", "contract", "plan_version", "period_start", "period_end",
+        "currency", "status", "number", "total", "seat_equivalents", "billed_seats", "on_hold",
+        "usage_snapshot_text", "late_usage_snapshots_text", "overrides_text", "rated_at",
+        "created_at", "finalized_at", "paid_at", "voided_at", "payment_failed_at",
+        "stripe_state", "stripe_invoice_id", "stripe_attempts", "stripe_error",
+        "stripe_next_attempt_at",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False  # invoices come from billing runs
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # The change page is read-only; actions need "change" to show up.
+        return super().has_change_permission(request, obj) if obj is None else False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return super().has_view_permission(request, obj) or super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A deleted draft is rated afresh by the next run; anything else is voided instead.
+        if obj is not None and obj.status != Invoice.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        drafts = queryset.filter(status=Invoice.Status.DRAFT)
+        if drafts.count() != queryset.count():
+            self.message_user(request, "Only drafts can be deleted; non-drafts were kept.",
+                              messages.WARNING)
+        drafts.delete()
+
+    @admin.display(description="page")
+    def page_link(self, invoice: Invoice) -> str:
+        url = reverse("invoice-page", args=[invoice.pk])
+        return format_html('<a href="{}" target="_blank">Printable invoice</a>', url)
+
+    @staticmethod
+    def _json(data) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(data, indent=2, sort_keys=True))
+
+    @admin.display(description="usage snapshot")
+    def usage_snapshot_text(self, invoice: Invoice) -> str:
+        return self._json(invoice.usage_snapshot)
+
+    @admin.display(description="late usage snapshots")
+    def late_usage_snapshots_text(self, invoice: Invoice) -> str:
+        return self._json(invoice.late_usage_snapshots)
+
+    @admin.display(description="contract overrides when rated")
+    def overrides_text(self, invoice: Invoice) -> str:
+        return self._json(invoice.overrides)
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(admin.ModelAdmin):
+    list_display = ["started_at", "as_of", "status", "periods_due", "invoices_created",
+                    "drafts_rerated", "failure_count", "chunks_done", "chunks_total",
+                    "finished_at"]
+    list_filter = ["status"]
+    ordering = ["-started_at"]
+    readonly_fields = ["id", "as_of", "status", "periods_due", "invoices_created",
+                       "drafts_rerated", "customers_total", "chunks_total", "chunks_done",
+                       "failures_table", "started_at", "finished_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="failures")
+    def failure_count(self, run: BillingRun) -> int:
+        return len(run.failures)
+
+    @admin.display(description="failures")
+    def failures_table(self, run: BillingRun) -> str:
+        if not run.failures:
+            return "None"
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td><code>{}</code></td></tr>",
+            ((f.get("customer", "?"), f.get("error", "")) for f in run.failures),
+        )
+        return format_html("<table><tr><th>Customer</th><th>Error</th></tr>{}</table>", rows)

@@ -1,0 +1,143 @@
+"""Invoices, the upcoming invoice and billing runs over HTTP. Thin: parse, call one
+service or selector, render. Every route needs an admin-scope key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.views import ERROR_RESPONSES, NOT_FOUND, get_customer_or_404, query_text
+from billing_site.api import conflict
+from invoices.api.serializers import (
+    BillingRunRequestSerializer,
+    BillingRunSerializer,
+    InvoiceSerializer,
+    UpcomingInvoiceSerializer,
+)
+from invoices.documents import upcoming_document
+from invoices.models import Invoice
+from invoices.selectors import billing_run_get, billing_run_list, invoice_get, invoice_list
+from invoices.services import InvoiceStateError, billing_run, invoice_finalize, invoice_void
+from invoices.services.preview import upcoming_invoice
+
+CONFLICT = {409: OpenApiResponse(description="Wrong state: `errors.status` says why.")}
+
+
+def query_time(request: Request, name: str) -> dt.datetime | None:
+    raw = query_text(request, name)
+    if raw is None:
+        return None
+    moment = parse_datetime(raw.replace(" ", "+"))  # a bare '+' in a query string is a space
+    if moment is None or moment.tzinfo is None:
+        raise serializers.ValidationError(
+            {name: [f"Use an ISO 8601 time with a timezone, e.g. 2026-10-15T12:00:00Z; got {raw!r}."]}
+        )
+    return moment.astimezone(dt.UTC)
+
+
+def get_invoice_or_404(invoice_id: str) -> Invoice:
+    invoice = invoice_get(invoice_id=invoice_id)
+    if invoice is None:
+        raise NotFound(f"No invoice with id {invoice_id!r}.")
+    return invoice
+
+
+@extend_schema(parameters=[
+    OpenApiParameter("customer", str, description="A customer's external_id."),
+    OpenApiParameter("status", str, enum=Invoice.Status.values),
+], responses={200: InvoiceSerializer(many=True), **ERROR_RESPONSES})
+class InvoiceListView(generics.ListAPIView):
+    serializer_class = InvoiceSerializer
+
+    def get_queryset(self):
+        customer_id = query_text(self.request, "customer")
+        state = query_text(self.request, "status")
+        if state is not None and state not in Invoice.Status.values:
+            raise serializers.ValidationError(
+                {"status": [f"Use one of {', '.join(Invoice.Status.values)}."]}
+            )
+        customer = None
+        if customer_id is not None:
+            customer = get_customer_or_404(customer_id)
+        return invoice_list(customer=customer, status=state)
+
+
+@extend_schema(responses={200: InvoiceSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+class InvoiceDetailView(APIView):
+    def get(self, request: Request, invoice_id: str) -> Response:
+        return Response(InvoiceSerializer(get_invoice_or_404(invoice_id)).data)
+
+
+class _InvoiceActionView(APIView):
+    def act(self, invoice: Invoice) -> Invoice:
+        raise NotImplementedError
+
+    @extend_schema(request=None,
+                   responses={200: InvoiceSerializer, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT})
+    def post(self, request: Request, invoice_id: str) -> Response:
+        invoice = get_invoice_or_404(invoice_id)
+        try:
+            self.act(invoice)
+        except InvoiceStateError as error:
+            return conflict("status", error.message_dict["status"][0])
+        return Response(InvoiceSerializer(get_invoice_or_404(invoice_id)).data)
+
+
+class InvoiceFinalizeView(_InvoiceActionView):
+    def act(self, invoice: Invoice) -> Invoice:
+        return invoice_finalize(invoice=invoice, now=timezone.now())
+
+
+class InvoiceVoidView(_InvoiceActionView):
+    def act(self, invoice: Invoice) -> Invoice:
+        return invoice_void(invoice=invoice, now=timezone.now())
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("at", dt.datetime, description="Default: now.")],
+    responses={200: UpcomingInvoiceSerializer, **ERROR_RESPONSES,
+               404: OpenApiResponse(description="Unknown customer, or no contract in force.")},
+)
+class UpcomingInvoiceView(APIView):
+    def get(self, request: Request, external_id: str) -> Response:
+        customer = get_customer_or_404(external_id)
+        at = query_time(request, "at") or timezone.now()
+        upcoming = upcoming_invoice(customer=customer, at=at)
+        if upcoming is None:
+            raise NotFound(f"{customer.external_id} has no contract in force at "
+                           f"{at.strftime('%Y-%m-%dT%H:%M:%SZ')}.")
+        return Response(UpcomingInvoiceSerializer(upcoming_document(upcoming, at=at)).data)
+
+
+class BillingRunListView(generics.ListAPIView):
+    serializer_class = BillingRunSerializer
+
+    def get_queryset(self):
+        return billing_run_list()
+
+    @extend_schema(request=BillingRunRequestSerializer,
+                   responses={201: BillingRunSerializer, **ERROR_RESPONSES})
+    def post(self, request: Request) -> Response:
+        """Rate every due period as of ``as_of`` (default now), inline; idempotent."""
+        body = BillingRunRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        as_of = body.validated_data.get("as_of") or timezone.now()
+        run = billing_run(as_of=as_of.astimezone(dt.UTC))
+        return Response(BillingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses={200: BillingRunSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+class BillingRunDetailView(APIView):
+    def get(self, request: Request, run_id: str) -> Response:
+        run = billing_run_get(run_id=run_id)
+        if run is None:
+            raise NotFound(f"No billing run with id {run_id!r}.")
+        return Response(BillingRunSerializer(run).data)

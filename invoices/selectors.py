@@ -1,0 +1,55 @@
+"""Reads over invoices and billing runs shared by the API, the admin and the pages."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Prefetch, QuerySet
+
+from accounts.models import Customer, CustomerUser
+from invoices.models import BillingRun, Invoice, InvoiceLine
+
+
+def _as_uuid(value: object) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def invoice_list(*, customer: Customer | None = None, status: str | None = None,
+                 with_lines: bool = True) -> QuerySet[Invoice]:
+    invoices = Invoice.objects.select_related("customer", "plan_version__plan")
+    if with_lines:
+        invoices = invoices.prefetch_related(
+            Prefetch("lines", queryset=InvoiceLine.objects.order_by("position"))
+        )
+    if customer is not None:
+        invoices = invoices.filter(customer=customer)
+    if status is not None:
+        invoices = invoices.filter(status=status)
+    return invoices.order_by("-period_start", "customer__external_id", "pk")
+
+
+def invoice_get(*, invoice_id: object) -> Invoice | None:
+    """The invoice with its lines, customer and plan; None for an unknown or malformed id."""
+    pk = _as_uuid(invoice_id)
+    return None if pk is None else invoice_list().filter(pk=pk).first()
+
+
+def invoice_viewable_by(*, invoice: Invoice, user) -> bool:
+    """Staff see every invoice; a customer's users see their own customer's invoices."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_staff:
+        return True
+    return CustomerUser.objects.filter(user=user, customer_id=invoice.customer_id).exists()
+
+
+def billing_run_list() -> QuerySet[BillingRun]:
+    return BillingRun.objects.order_by("-started_at")
+
+
+def billing_run_get(*, run_id: object) -> BillingRun | None:
+    pk = _as_uuid(run_id)
+    return None if pk is None else BillingRun.objects.filter(pk=pk).first()
