@@ -170,6 +170,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Billing rules that ops may tune (docs/billing-rules.md).
 BILLING_GRACE_SECONDS = env_int("BILLING_GRACE_SECONDS", 3600)
 BILLING_REVIEW_WINDOW_SECONDS = env_int("BILLING_REVIEW_WINDOW_SECONDS", 24 * 3600)
+# Customers per billing task, and the period size from which the run scans raw events once
+# (PostgreSQL) instead of asking the usage selectors customer by customer.
+BILLING_RUN_CHUNK_SIZE = env_int("BILLING_RUN_CHUNK_SIZE", 5000)
+BILLING_USAGE_SCAN_MIN_CUSTOMERS = env_int("BILLING_USAGE_SCAN_MIN_CUSTOMERS", 1000)
 USAGE_BACKFILL_DAYS = env_int("USAGE_BACKFILL_DAYS", 35)
 USAGE_FUTURE_TOLERANCE_SECONDS = env_int("USAGE_FUTURE_TOLERANCE_SECONDS", 300)
 # Events commit well within this of their received_at; rollups trust hours older than it.
