@@ -109,7 +109,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/usage/"
+LOGIN_REDIRECT_URL = "/"
 
 # Security headers; the HTTPS-only ones are switched on by DJANGO_SECURE_SSL=1 behind TLS.
 SECURE_SSL = env_bool("DJANGO_SECURE_SSL", False)

@@ -43,7 +43,15 @@ def invoice_viewable_by(*, invoice: Invoice, user) -> bool:
         return False
     if user.is_staff:
         return True
+    # Drafts are ops' working copies: a customer sees an invoice once it is finalized.
+    if invoice.status == Invoice.Status.DRAFT:
+        return False
     return CustomerUser.objects.filter(user=user, customer_id=invoice.customer_id).exists()
+
+
+def customer_of(*, user) -> Customer | None:
+    membership = CustomerUser.objects.filter(user=user).select_related("customer").first()
+    return membership.customer if membership else None
 
 
 def billing_run_list() -> QuerySet[BillingRun]:
