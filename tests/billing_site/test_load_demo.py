@@ -22,7 +22,7 @@ TODAY = dt.date(2026, 11, 15)
 
 def load(*extra: str) -> str:
     out = StringIO()
-    call_command("load_demo", "--today", TODAY.isoformat(), *extra, stdout=out)
+    call_command("load_demo", "--today", TODAY.isoformat(), "--no-invoices", *extra, stdout=out)
     return out.getvalue()
 
 
@@ -121,3 +121,18 @@ def test_a_rerun_with_the_same_passwords_prints_the_logins_again(first_run):
     assert "username: acme-admin  password: acme-Demo-pass-1" in again
     other = load("--ops-password", "wrong-guess")
     assert "wrong-guess" not in other
+
+
+def test_demo_bills_past_periods_once_and_leaves_the_latest_for_review():
+    out = StringIO()
+    call_command("load_demo", "--today", TODAY.isoformat(), stdout=out)
+    from invoices.models import Invoice
+
+    drafts = Invoice.objects.filter(status=Invoice.Status.DRAFT)
+    finalized = Invoice.objects.filter(status=Invoice.Status.FINALIZED)
+    assert drafts.exists() and finalized.exists()
+    # Each contract keeps at most one draft: its latest period.
+    assert drafts.values("contract").distinct().count() == drafts.count()
+    before = all_counts()
+    call_command("load_demo", "--today", TODAY.isoformat(), stdout=StringIO())
+    assert all_counts() == before

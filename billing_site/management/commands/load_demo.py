@@ -25,6 +25,9 @@ from django.db import transaction
 
 from accounts.models import Customer, CustomerUser
 from accounts.services import customer_create, customer_update, customer_user_create, seat_create
+from invoices.models import Invoice
+from invoices.services.billing_run import billing_due, billing_run
+from invoices.services.lifecycle import invoice_finalize
 from plans.models import Contract, Metric, Plan, PlanVersion
 from plans.periods import add_months, at_midnight, period_containing
 from plans.services import (
@@ -37,6 +40,7 @@ from plans.services import (
     plan_version_publish,
 )
 from usage.demo import load_usage_demo
+from usage.rollups import rollup_usage
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -372,6 +376,16 @@ class Demo:
         return logins
 
 
+def _finalize_all_but_latest(*, now: dt.datetime) -> None:
+    """History is finalized; each contract's latest invoice stays a draft for ops to review."""
+    latest: dict[int, Invoice] = {}
+    for invoice in Invoice.objects.filter(status=Invoice.Status.DRAFT).order_by("period_start"):
+        previous = latest.get(invoice.contract_id)
+        if previous is not None:
+            invoice_finalize(invoice=previous, now=now)
+        latest[invoice.contract_id] = invoice
+
+
 def _noun(plural: str, count: int) -> str:
     return plural.removesuffix("s") if count == 1 else plural
 
@@ -386,6 +400,8 @@ class Command(BaseCommand):
                             help="Password for the new 'ops' superuser (default: random).")
         parser.add_argument("--customer-password", default=None,
                             help="Password for the new 'acme-admin' login (default: random).")
+        parser.add_argument("--no-invoices", action="store_true",
+                            help="Skip the billing run over the demo's past periods.")
         parser.add_argument("--base-url", default="http://127.0.0.1:8000",
                             help="Where the app is served, for the printed links.")
 
@@ -399,7 +415,22 @@ class Command(BaseCommand):
                                       customer_password=options["customer_password"])
             demo.created.update(load_usage_demo(today=today, customers=customers,
                                                  out=self.stdout))
+        # Bill the periods that already ended so ops find drafts to review; the unique
+        # (contract, period) constraint makes a second load create none.
+        if not options["no_invoices"]:
+            self._bill_past_periods(demo)
         self._report(demo, logins, options["base_url"].rstrip("/"))
+
+    def _bill_past_periods(self, demo: Demo) -> None:
+        now = dt.datetime.now(dt.UTC)
+        rollup_usage(now=now)
+        as_of = min(now, at_midnight(demo.today + ONE_DAY))
+        if not billing_due(as_of=as_of).periods_due:
+            return
+        run = billing_run(as_of=as_of, now=now)
+        if run.invoices_created:
+            demo.created["invoices"] += run.invoices_created
+            _finalize_all_but_latest(now=now)
 
     def _report(self, demo: Demo, logins, base_url: str) -> None:
         write = self.stdout.write
