@@ -15,17 +15,13 @@ import datetime as dt
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -34,6 +30,7 @@ from billing_site.celery import app as celery_app
 from invoices.models import BillingRun, Invoice, StripeEvent
 from invoices.stripe_steps import stripe_client
 from plans.services import contract_create
+from tests.celery_processes import redis_or_skip, start_celery, stop, test_database_url
 from tests.factories import CustomerFactory
 from tests.fakestripe import FakeStripe, make_event, sign_webhook_payload
 from tests.invoices.billing_fixtures import add_seat, at, team_version
@@ -59,42 +56,12 @@ OCTOBER = (at(2026, 10, 1), at(2026, 11, 1))
 # --------------------------------------------------------------------------- processes
 
 
-def _redis():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    return client
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "localhost"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{quote(db['NAME'], safe='')}"
 
 
-def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "billing_site", *args],
-        cwd=django_settings.BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _drop_broker_pools() -> None:
@@ -206,7 +173,7 @@ def _deliver(event: dict):
 def test_beat_bills_the_worked_example_and_the_worker_syncs_it_to_stripe_and_marks_it_paid(
     tmp_path, settings, api, ingest_api,
 ):
-    broker = _redis()
+    broker = redis_or_skip(REDIS_URL)
     broker.flushdb()
     with contextlib.ExitStack() as stack:
         # Last in, first out: processes stop, then Redis is emptied and our session closed,
@@ -233,7 +200,7 @@ def test_beat_bills_the_worked_example_and_the_worker_syncs_it_to_stripe_and_mar
             "DJANGO_SETTINGS_MODULE": "billing_site.settings",
             "DJANGO_SECRET_KEY": "e2e-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "DJANGO_DEBUG": "0",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": test_database_url(),
             "CELERY_BROKER_URL": REDIS_URL,
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "BILLING_VAR_DIR": str(tmp_path / "var"),
@@ -246,19 +213,19 @@ def test_beat_bills_the_worked_example_and_the_worker_syncs_it_to_stripe_and_mar
         }
         worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
         # Four threads, so scheduled billing runs can overlap each other and the sync.
-        worker = _start(
+        worker = start_celery(
             ["worker", "--pool=threads", "--concurrency=4", "--loglevel=INFO",
              "--without-gossip", "--without-mingle", "--without-heartbeat",
              "--hostname=e2e-billing@%h"],
             env, worker_log,
         )
-        stack.callback(_stop, worker)  # stopped after beat: callbacks run last-in first-out
-        beat = _start(
+        stack.callback(stop, worker)  # stopped after beat: callbacks run last-in first-out
+        beat = start_celery(
             ["beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
              "--loglevel=INFO", "--pidfile=", f"--schedule={tmp_path / 'beat-schedule'}"],
             env, beat_log,
         )
-        stack.callback(_stop, beat)
+        stack.callback(stop, beat)
         stack.enter_context(_tasks_sent_to(REDIS_URL))
         wait = Waiter([worker_log, beat_log])
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from tests.celery_processes import redis_or_skip, start_celery, stop, test_database_url
 from tests.factories import CustomerFactory, EventFactory, MetricFactory
 from usage.models import UsageRollup
 
@@ -26,42 +23,12 @@ REDIS_URL = os.environ.get("E2E_CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
 WAIT_SECONDS = 60
 
 
-def _redis():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    return client
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "localhost"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{quote(db['NAME'], safe='')}"
 
 
-def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "billing_site", *args],
-        cwd=settings.BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _wait_for(check, logs: list[Path]):
@@ -83,7 +50,7 @@ def _value(customer, code, hour):
 
 @pytest.mark.django_db(transaction=True)
 def test_beat_and_worker_roll_up_usage_end_to_end(tmp_path):
-    broker = _redis()
+    broker = redis_or_skip(REDIS_URL)
     broker.flushdb()
     acme = CustomerFactory(external_id="acme")
     MetricFactory(code="tokens", event_type="ai.call", aggregation="sum", field="total_tokens")
@@ -109,18 +76,18 @@ def test_beat_and_worker_roll_up_usage_end_to_end(tmp_path):
         "DJANGO_SETTINGS_MODULE": "billing_site.settings",
         "DJANGO_SECRET_KEY": "e2e-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "DJANGO_DEBUG": "0",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_URL": REDIS_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "BILLING_VAR_DIR": str(tmp_path / "var"),
     }
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    worker = _start(
+    worker = start_celery(
         ["worker", "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
          "--without-heartbeat", "--hostname=e2e-rollup@%h"],
         env, worker_log,
     )
-    beat = _start(
+    beat = start_celery(
         ["beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
          "--loglevel=INFO", "--pidfile=", f"--schedule={tmp_path / 'beat-schedule'}"],
         env, beat_log,
@@ -137,7 +104,7 @@ def test_beat_and_worker_roll_up_usage_end_to_end(tmp_path):
                      timestamp=hour + dt.timedelta(minutes=30), properties={"total_tokens": 7})
         _wait_for(lambda: _value(acme, "tokens", hour) == 357, logs)
     finally:
-        _stop(beat)
-        _stop(worker)
+        stop(beat)
+        stop(worker)
         broker.flushdb()
         connection.close()  # the flush after this test must not wait on our session

@@ -63,19 +63,28 @@ class Plan(models.Model):
         return self.name
 
 
-class PlanVersionQuerySet(models.QuerySet):
-    def published(self):
-        return self.filter(status=PlanVersion.Status.PUBLISHED)
+class FrozenWhenPublishedQuerySet(models.QuerySet):
+    """Bulk ``update()``/``delete()`` refuse rows that belong to a published version."""
+
+    # Lookup from this model to its version's status, set by each subclass.
+    status_lookup = "status"
+
+    def _refuse_published(self) -> None:
+        if self.filter(**{self.status_lookup: "published"}).exists():
+            raise PublishedVersionError()
 
     def update(self, **kwargs):
-        if self.filter(status=PlanVersion.Status.PUBLISHED).exists():
-            raise PublishedVersionError()
+        self._refuse_published()
         return super().update(**kwargs)
 
     def delete(self):
-        if self.filter(status=PlanVersion.Status.PUBLISHED).exists():
-            raise PublishedVersionError()
+        self._refuse_published()
         return super().delete()
+
+
+class PlanVersionQuerySet(FrozenWhenPublishedQuerySet):
+    def published(self):
+        return self.filter(status=PlanVersion.Status.PUBLISHED)
 
 
 class PlanVersion(models.Model):
@@ -141,16 +150,8 @@ def _ensure_version_is_draft(plan_version_id: int | None) -> None:
         raise PublishedVersionError(version)
 
 
-class ChargeQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        if self.filter(plan_version__status=PlanVersion.Status.PUBLISHED).exists():
-            raise PublishedVersionError()
-        return super().update(**kwargs)
-
-    def delete(self):
-        if self.filter(plan_version__status=PlanVersion.Status.PUBLISHED).exists():
-            raise PublishedVersionError()
-        return super().delete()
+class ChargeQuerySet(FrozenWhenPublishedQuerySet):
+    status_lookup = "plan_version__status"
 
 
 class Charge(models.Model):
@@ -193,16 +194,8 @@ class Charge(models.Model):
         return super().delete(*args, **kwargs)
 
 
-class ChargeTierQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        if self.filter(charge__plan_version__status=PlanVersion.Status.PUBLISHED).exists():
-            raise PublishedVersionError()
-        return super().update(**kwargs)
-
-    def delete(self):
-        if self.filter(charge__plan_version__status=PlanVersion.Status.PUBLISHED).exists():
-            raise PublishedVersionError()
-        return super().delete()
+class ChargeTierQuerySet(FrozenWhenPublishedQuerySet):
+    status_lookup = "charge__plan_version__status"
 
 
 class ChargeTier(models.Model):
