@@ -1,4 +1,9 @@
-"""Seat-equivalents: how many full-period seats a seat history is worth (SPEC 2.1)."""
+"""Seat-equivalents: how many full-period seats a seat history is worth (SPEC 2.1).
+
+Interval arithmetic over UTC day numbers: each span becomes the half-open range of days
+it touched, clipped to the period; one email's ranges are merged so overlaps count once.
+A billing run rates every customer, so this stays a single pass without per-span calls.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +16,17 @@ from plans.periods import Period
 
 SEAT_PLACES = 6
 
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        # A naive time has no defined UTC day, and billing days are UTC days.
-        raise ValueError(f"seat time {moment.isoformat()} must be timezone-aware")
-    return moment.astimezone(dt.UTC)
+# Subtracting an aware time from this gives its UTC day (``.days``) and whether it is
+# past midnight (``.seconds``, ``.microseconds``) without converting it to UTC first.
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_EPOCH_DAY = _EPOCH.date().toordinal()
 
 
-def _active_days(span: SeatSpan, last_day: int) -> tuple[int, int] | None:
-    """Half-open range of day ordinals on which the span was active at any moment."""
-    start = _utc(span.active_from)
-    first = start.date().toordinal()
-    if span.active_until is None:
-        return first, last_day
-    until = _utc(span.active_until)
-    if until <= start:
-        return None  # never active, so never billable
-    end = until.date().toordinal()
-    # Active until 00:00 exactly means the seat was gone for all of that day.
-    if until.time() != dt.time(0):
-        end += 1
-    return first, end
+def _refuse_naive(span: SeatSpan) -> None:
+    for moment in (span.active_from, span.active_until):
+        if isinstance(moment, dt.datetime) and moment.utcoffset() is None:
+            # A naive time has no defined UTC day, and billing days are UTC days.
+            raise ValueError(f"seat time {moment.isoformat()} must be timezone-aware")
 
 
 def _covered(ranges: list[tuple[int, int]]) -> int:
@@ -49,24 +43,52 @@ def _covered(ranges: list[tuple[int, int]]) -> int:
 
 
 def seat_days(spans: Iterable[SeatSpan], period: Period) -> int:
+    """Σ over people of the UTC days of the period on which they held a seat at any moment.
+
+    A span is active from its first moment's day up to its end's day, that day included
+    unless the span ends at 00:00 exactly; a span that ends before it starts never counts.
+    """
     first, last = period.start.toordinal(), period.end.toordinal()
     by_email: dict[str, list[tuple[int, int]]] = {}
     for span in spans:
-        days = _active_days(span, last)
-        if days is None:
-            continue
-        lo, hi = max(days[0], first), min(days[1], last)
+        try:
+            since = span.active_from - _EPOCH
+            until = None if span.active_until is None else span.active_until - _EPOCH
+        except TypeError:
+            _refuse_naive(span)
+            raise
+        lo = _EPOCH_DAY + since.days
+        if lo < first:
+            lo = first
+        if until is None:
+            hi = last
+        elif until <= since:
+            continue  # never active, so never billable
+        else:
+            hi = _EPOCH_DAY + until.days
+            if until.seconds or until.microseconds:
+                hi += 1  # active until 00:00 exactly: gone for all of that day
+            if hi > last:
+                hi = last
         if lo < hi:
             # Email case is not meaningful to people; one person is one seat.
             by_email.setdefault(span.email.strip().lower(), []).append((lo, hi))
-    return sum(_covered(ranges) for ranges in by_email.values())
+    total = 0
+    for ranges in by_email.values():
+        if len(ranges) == 1:
+            lo, hi = ranges[0]
+            total += hi - lo
+        else:
+            total += _covered(ranges)
+    return total
 
 
 def seat_equivalents(spans: Iterable[SeatSpan], period: Period) -> Decimal:
     """Σ seat-days / days in period, half-up to 6 places, in exact integer arithmetic."""
-    if period.days <= 0:
+    days = period.days
+    if days <= 0:
         raise ValueError(f"empty period {period!r}")
-    quotient, remainder = divmod(seat_days(spans, period) * 10**SEAT_PLACES, period.days)
-    if 2 * remainder >= period.days:
+    quotient, remainder = divmod(seat_days(spans, period) * 10**SEAT_PLACES, days)
+    if 2 * remainder >= days:
         quotient += 1
-    return Decimal((0, tuple(int(d) for d in str(quotient)), -SEAT_PLACES))
+    return Decimal(f"{quotient}E-{SEAT_PLACES}")

@@ -175,6 +175,12 @@ def _anchored_periods(anchor: dt.date, interval: str, start: dt.date, term_end: 
     return tuple(periods)
 
 
+@functools.lru_cache(maxsize=1024)
+def period_moments(period: Period) -> tuple[dt.datetime, dt.datetime]:
+    """``(period.start_at, period.end_at)``, built once: a run asks for every customer."""
+    return period.start_at, period.end_at
+
+
 def version_in_force(contract: Contract, period: Period) -> PlanVersion:
     """SPEC 3: a period is rated on the version in force at its start."""
     return contract_version_at(contract=contract, day=period.start)
@@ -188,7 +194,7 @@ def seat_spans(seats: Iterable[Seat]) -> tuple[SeatSpan, ...]:
 
 
 def spans_overlapping(spans: Iterable[SeatSpan], period: Period) -> tuple[SeatSpan, ...]:
-    start, end = period.start_at, period.end_at
+    start, end = period_moments(period)
     return tuple(
         s for s in spans
         if s.active_from < end and (s.active_until is None or s.active_until > start)

@@ -11,8 +11,13 @@ Two ways to the same numbers:
   ``FILTER`` per charge. Index lookups per customer cost more than reading the whole
   window once, and rollups barely shrink the data when customers have a few events per
   hour. The arithmetic (what is a number, how filters match, what ``unique_count``
-  counts) is the usage app's, from ``usage.sql``; ``tests/invoices/test_usage_scan.py``
-  checks both ways agree.
+  counts) is the usage app's (``usage.sql``, whose number rule is spelled here with one
+  cheaper cast of the same value); ``tests/invoices/test_usage_scan.py`` checks both
+  ways agree.
+
+A seq scan reads the whole window whatever customer range it keeps, so an inline run
+of many chunks passes a :class:`WindowScans`: the first chunk that scans a window scans
+it for every customer of the run, and the other chunks read that scan's rows.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from django.conf import settings
 from django.db import connection
 
 from usage import sql
-from usage.aggregation import tidy
+from usage.aggregation import PLACES, tidy
 from usage.models import Event
 from usage.selectors import ChargeUsage, charge_usage_many
 
@@ -49,17 +54,34 @@ def scan_min_customers() -> int:
     return int(getattr(settings, "BILLING_USAGE_SCAN_MIN_CUSTOMERS", DEFAULT_SCAN_MIN_CUSTOMERS))
 
 
-def load_usage(requests: Sequence[UsageRequest]) -> list[dict[str, Decimal]]:
-    """Per request, charge key → value over ``[start, end)``; in request order."""
+def load_usage(
+    requests: Sequence[UsageRequest], *, scans: WindowScans | None = None
+) -> list[dict[str, Decimal]]:
+    """Per request, charge key → value over ``[start, end)``; in request order.
+
+    With ``scans``, a window scan already made for the run answers the requests it
+    covers, and a new one covers every customer of the run.
+    """
     answers: list[dict[str, Decimal]] = [{} for _ in requests]
     windows: dict[tuple, list[int]] = defaultdict(list)
     for index, request in enumerate(requests):
         if request.charges:
             windows[(request.start, request.end)].append(index)
     for (start, end), indexes in windows.items():
-        customers = {requests[i].customer_id for i in indexes}
-        if connection.vendor == "postgresql" and len(customers) >= scan_min_customers():
-            _scan_window(start, end, [requests[i] for i in indexes], answers, indexes)
+        group = [requests[i] for i in indexes]
+        scan = scans.find(start, end, group) if scans is not None else None
+        if scan is None and connection.vendor == "postgresql" and len(
+            {r.customer_id for r in group}
+        ) >= scan_min_customers():
+            lo = min(r.customer_id for r in group)
+            hi = max(r.customer_id for r in group)
+            if scans is not None:
+                lo, hi = min(lo, scans.lo), max(hi, scans.hi)
+            scan = _scan_window(start, end, _measures(group), lo, hi)
+            if scans is not None:
+                scans.keep(start, end, scan)
+        if scan is not None:
+            scan.answer(group, answers, indexes)
         else:
             _by_book(start, end, requests, indexes, answers)
     return answers
@@ -96,6 +118,18 @@ class _Measure:
                    json.dumps(dict(charge.filters or {}), sort_keys=True))
 
 
+def _number(props: str, field: str) -> str:
+    """``usage.sql.number``, with a JSON number cast straight from jsonb to numeric: the
+    same value and scale as its text form gives, without printing and parsing it."""
+    text = f"({props} ->> {field})"
+    return (
+        f"round(CASE jsonb_typeof({props} -> {field})"
+        f" WHEN 'number' THEN ({props} -> {field})::numeric"
+        f" WHEN 'string' THEN CASE WHEN {text} ~ %(number_re)s THEN {text}::numeric END"
+        f" END, {PLACES})"
+    )
+
+
 def _aggregate(measure: _Measure, n: int) -> str:
     where = [f"e.event_type = %(type_{n})s"]
     for name in ("filters", "extra"):
@@ -106,23 +140,83 @@ def _aggregate(measure: _Measure, n: int) -> str:
     if measure.aggregation == "count":
         expression = "count(*)"
     elif measure.aggregation == "sum":
-        expression = f"sum({sql.number('e.properties', field)})"
+        expression = f"sum({_number('e.properties', field)})"
     elif measure.aggregation == "max":
-        expression = f"max({sql.number('e.properties', field)})"
+        expression = f"max({_number('e.properties', field)})"
     else:
         expression = f"count(DISTINCT {sql.distinct_value('e.properties', field)})"
     return f"{expression} FILTER (WHERE {condition})"
 
 
-def _scan_window(start, end, requests: list[UsageRequest], answers, indexes) -> None:
+def _measures(requests: Sequence[UsageRequest]) -> dict[_Measure, int]:
+    """Every measure the requests ask for, numbered in order of first appearance."""
     measures: dict[_Measure, int] = {}
+    seen: set[int] = set()
     for request in requests:
+        if id(request.charges) in seen:  # requests of one price book share their tuple
+            continue
+        seen.add(id(request.charges))
         for charge in request.charges:
             measures.setdefault(_Measure.of(charge), len(measures))
+    return measures
+
+
+@dataclass
+class _Scan:
+    """One window scan's rows: per customer in ``[lo, hi]`` with events, a value per measure."""
+
+    measures: dict[_Measure, int]
+    lo: int
+    hi: int
+    rows: dict[int, tuple]
+
+    def covers(self, requests: Sequence[UsageRequest]) -> bool:
+        if not all(self.lo <= r.customer_id <= self.hi for r in requests):
+            return False
+        books = {id(r.charges): r.charges for r in requests}.values()
+        return all(_Measure.of(c) in self.measures for charges in books for c in charges)
+
+    def answer(self, requests: Sequence[UsageRequest], answers: list[dict[str, Decimal]],
+               indexes: Sequence[int]) -> None:
+        columns: dict[int, list[tuple[str, int]]] = {}  # per charges tuple: (key, column)
+        zeros: dict[int, dict[str, Decimal]] = {}
+        for i, request in zip(indexes, requests, strict=True):
+            wanted = columns.get(id(request.charges))
+            if wanted is None:
+                wanted = columns[id(request.charges)] = [
+                    (c.key, self.measures[_Measure.of(c)]) for c in request.charges]
+                zeros[id(request.charges)] = {key: ZERO for key, _ in wanted}
+            row = self.rows.get(request.customer_id)
+            if row is None:
+                answers[i] = dict(zeros[id(request.charges)])
+                continue
+            answers[i] = {
+                key: ZERO if row[n] is None else tidy(Decimal(row[n])) for key, n in wanted}
+
+
+class WindowScans:
+    """The window scans of one inline billing run over customers ``lo`` to ``hi``.
+
+    What the run's first chunk reads stands for the whole run, as if the run were one
+    chunk: events that come in meanwhile are the next run's, as they are for any chunk
+    (drafts are rated again on every run, closed periods get late-usage lines).
+    """
+
+    def __init__(self, *, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+        self._scans: dict[tuple, list[_Scan]] = defaultdict(list)
+
+    def find(self, start, end, requests: Sequence[UsageRequest]) -> _Scan | None:
+        return next((s for s in self._scans[(start, end)] if s.covers(requests)), None)
+
+    def keep(self, start, end, scan: _Scan) -> None:
+        self._scans[(start, end)].append(scan)
+
+
+def _scan_window(start, end, measures: dict[_Measure, int], lo: int, hi: int) -> _Scan:
     params: dict[str, object] = {
         "start": sql.as_utc(start), "end": sql.as_utc(end),
-        "types": sorted({m.event_type for m in measures}),
-        "lo": min(r.customer_id for r in requests), "hi": max(r.customer_id for r in requests),
+        "types": sorted({m.event_type for m in measures}), "lo": lo, "hi": hi,
     }
     for measure, n in measures.items():
         params.update({f"type_{n}": measure.event_type, f"field_{n}": measure.field,
@@ -137,11 +231,10 @@ def _scan_window(start, end, requests: list[UsageRequest], answers, indexes) -> 
       AND e.customer_id BETWEEN %(lo)s AND %(hi)s
     GROUP BY e.customer_id
     """
-    rows = {row[0]: row[1:] for row in sql.fetch_rows(statement, params)}
-    for i, request in zip(indexes, requests, strict=True):
-        row = rows.get(request.customer_id)
-        values = {}
-        for charge in request.charges:
-            value = row[measures[_Measure.of(charge)]] if row is not None else None
-            values[charge.key] = ZERO if value is None else tidy(Decimal(value))
-        answers[i] = values
+    with connection.cursor() as cursor:
+        # Not through ``usage.sql.fetch_rows``, which turns JIT off for queries whose cost
+        # estimates overstate them: this one does read every event of the window, and
+        # compiling its expressions (50 ms for 5M events) saves 5% of the scan.
+        cursor.execute(statement, {**sql.COMMON_PARAMS, **params})
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    return _Scan(measures, lo, hi, rows)
