@@ -80,3 +80,32 @@ def test_window_scan_and_selector_agree(book, settings):
     assert first["peak"] == 340
     assert first["users"] == 3  # "a@x", "A@x", 7 (7.0 is the same JSON number)
     assert by_scan[3] == {key: 0 for key in first}
+
+
+def _billed_totals() -> dict[str, D]:
+    from invoices.models import Invoice
+
+    return {i.customer.external_id: i.total for i in Invoice.objects.select_related("customer")}
+
+
+def test_chunks_sharing_one_period_scan_bill_like_the_selector_path(settings):
+    """Later chunks reuse the first chunk's scan of the period; totals must not change."""
+    from invoices.models import Invoice
+    from invoices.services.billing_run import billing_run
+    from tests.invoices.billing_fixtures import team_version, worked_example
+
+    version = team_version()
+    for n in range(5):
+        worked_example(external_id=f"chunk{n}", version=version, tasks=4000 + 700 * n)
+
+    settings.BILLING_USAGE_SCAN_MIN_CUSTOMERS = 10**9
+    run = billing_run(as_of=at(2026, 11, 1, 2), size=2)
+    by_selector = _billed_totals()
+    assert run.invoices_created == 5 and not run.failures
+    Invoice.objects.all().delete()  # drafts only: the period can be billed again
+
+    settings.BILLING_USAGE_SCAN_MIN_CUSTOMERS = 1
+    run = billing_run(as_of=at(2026, 11, 1, 2), size=2)
+    assert run.chunks_total == 3 and run.invoices_created == 5
+    assert _billed_totals() == by_selector
+    assert by_selector["chunk0"] == D("172.90")  # 4,000 tasks < 4,322 included: seats only
