@@ -112,25 +112,24 @@ def invoice_mark_payment_failed(*, invoice: Invoice, failed_at: dt.datetime) -> 
     return invoice
 
 
+def _set_hold(invoice: Invoice, on_hold: bool, verb: str) -> Invoice:
+    invoice = _locked(invoice)
+    if invoice.status != Status.DRAFT:
+        raise InvoiceStateError(invoice, verb, "draft")
+    invoice.on_hold = on_hold
+    invoice.save(update_fields=["on_hold", "updated_at"])
+    return invoice
+
+
 @transaction.atomic
 def invoice_hold(*, invoice: Invoice) -> Invoice:
     """Keep a draft out of auto-finalize (and out of automatic re-rating) for review."""
-    invoice = _locked(invoice)
-    if invoice.status != Status.DRAFT:
-        raise InvoiceStateError(invoice, "held", "draft")
-    invoice.on_hold = True
-    invoice.save(update_fields=["on_hold", "updated_at"])
-    return invoice
+    return _set_hold(invoice, True, "held")
 
 
 @transaction.atomic
 def invoice_release_hold(*, invoice: Invoice) -> Invoice:
-    invoice = _locked(invoice)
-    if invoice.status != Status.DRAFT:
-        raise InvoiceStateError(invoice, "released", "draft")
-    invoice.on_hold = False
-    invoice.save(update_fields=["on_hold", "updated_at"])
-    return invoice
+    return _set_hold(invoice, False, "released")
 
 
 @transaction.atomic
