@@ -16,7 +16,7 @@ from typing import Any
 from accounts.api.fields import format_decimal, format_money
 from invoices.models import Invoice, InvoiceLine
 from invoices.rating import Line
-from invoices.services.drafting import tiers_json
+from invoices.services.line_rows import tiers_json
 from invoices.services.preview import UpcomingInvoice
 
 

@@ -41,9 +41,9 @@ from invoices.services.drafting import (
     billing_cutoff,
     customers_of,
     invoiced_periods,
-    line_row,
 )
 from invoices.services.lifecycle import InvoiceStateError
+from invoices.services.line_rows import line_row
 from invoices.services.terms import period_moments, term_periods
 from invoices.services.usage import WindowScans
 from plans.models import Contract
