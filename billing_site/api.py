@@ -1,18 +1,31 @@
-"""Shared API plumbing: one error shape for every 4xx.
+"""Shared API plumbing: one error shape for every 4xx, and JSON for every error under /api/.
 
 Errors are ``{"errors": {field: [messages]}, "detail": "..."}`` so a client can
 always find the field that was wrong. Django ``ValidationError`` raised by a
 service (the single source of business rules) becomes a 400 the same way a
-serializer error does.
+serializer error does. A failure nobody foresaw is logged with a reference and
+answered ``{"detail": "Internal error ..."}`` with a 500, never an HTML page.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.decorators.common import no_append_slash
+from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import bad_request, page_not_found, permission_denied
+from django.views.defaults import server_error as django_server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+API_PREFIX = "/api/"
 
 
 class Conflict(exceptions.APIException):
@@ -32,7 +45,7 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(django_errors_to_dict(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return _unexpected(exc, context)
     data = response.data
     if isinstance(exc, exceptions.ValidationError):
         if isinstance(data, list):
@@ -51,11 +64,68 @@ def conflict(field: str, message: str) -> Response:
     return Response({"detail": message, "errors": {field: [message]}}, status=status.HTTP_409_CONFLICT)
 
 
-def not_found(request, exception=None):
-    """404 for unknown URLs: JSON under /api/, Django's page elsewhere."""
-    from django.http import JsonResponse
-    from django.views.defaults import page_not_found
+def _unexpected(exc, context) -> Response:
+    # Django refuses these before a view could; inside a DRF view they would be a 500.
+    if isinstance(exc, RequestDataTooBig):
+        message = "The request body is too large."
+        return Response({"detail": message, "errors": {"body": [message]}},
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, SuspiciousOperation):
+        return Response({"detail": "Bad request."}, status=status.HTTP_400_BAD_REQUEST)
+    # JSON even with DEBUG on: API clients parse the body; the traceback goes to the log.
+    set_rollback()
+    request = context.get("request")
+    reference = uuid.uuid4().hex[:12]
+    logger.error("Internal error %s on %s %s", reference, getattr(request, "method", "?"),
+                 getattr(request, "path", "?"), exc_info=exc)
+    return Response({"detail": internal_error_detail(reference)},
+                    status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
-    if request.path.startswith("/api/"):
+
+def internal_error_detail(reference: str | None = None) -> str:
+    where = f" (reference {reference})" if reference else ""
+    return f"Internal error{where}: the server could not answer this request; it has been logged."
+
+
+def is_api(request) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+# Django's handlers (billing_site/urls.py): JSON under /api/, Django's pages elsewhere.
+
+
+def not_found(request, exception=None):
+    if is_api(request):
         return JsonResponse({"detail": f"No API route {request.path}."}, status=404)
     return page_not_found(request, exception)
+
+
+def server_error(request):
+    # Django has logged the exception (django.request) before calling this.
+    if is_api(request):
+        return JsonResponse({"detail": internal_error_detail()}, status=500)
+    return django_server_error(request)
+
+
+def bad_request_error(request, exception=None):
+    if is_api(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return bad_request(request, exception)
+
+
+def permission_denied_error(request, exception=None):
+    if is_api(request):
+        return JsonResponse({"detail": "Permission denied."}, status=403)
+    return permission_denied(request, exception)
+
+
+@csrf_exempt
+@no_append_slash
+def unknown_api_route(request, *args, **kwargs):
+    """Every path under /api/ that no route matched, whatever the method and DEBUG.
+
+    Routed last under /api/ (rather than left to handler404, which DEBUG replaces with
+    Django's HTML page); ``no_append_slash`` keeps CommonMiddleware from redirecting
+    ``/api/v1/nope`` to ``/api/v1/nope/`` first.
+    """
+    return not_found(request)

@@ -1,6 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from billing_site.api import unknown_api_route
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -11,11 +13,23 @@ api_v1 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The docs and the schema answer with and without the trailing slash, like every route.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema", SpectacularAPIView.as_view()),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema",
+                                                    template_name="api_docs/redoc.html"),
+         name="api-redoc"),
+    path("api/redoc", SpectacularRedocView.as_view(url_name="schema",
+                                                   template_name="api_docs/redoc.html")),
     path("api/v1/", include(api_v1)),
+    re_path(r"^api/", unknown_api_route),
     path("accounts/", include("django.contrib.auth.urls")),
     path("stripe/", include("invoices.stripe_urls")),
     path("", include("invoices.urls")),
 ]
+handler400 = "billing_site.api.bad_request_error"
+handler403 = "billing_site.api.permission_denied_error"
 handler404 = "billing_site.api.not_found"
+handler500 = "billing_site.api.server_error"

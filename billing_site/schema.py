@@ -1,0 +1,103 @@
+"""The OpenAPI schema's error responses, derived once from what each view really does.
+
+Every API error has one body, the ``Error`` component (billing_site/api.py builds it).
+Which 4xx an operation can give follows from the view itself, so a new route is
+documented right without repeating a list of codes on every decorator:
+
+- 400 when the operation reads a body or query parameters;
+- 401 when it needs an API key, 403 when some key scope may not use it;
+- 404 when its path names a resource;
+- 429 when a throttle applies to it.
+
+Codes a view declares itself (409, 413, or a 404 with a better description) win; a
+declared error without a body gets the ``Error`` body.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework import serializers
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in a sentence.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="Each field at fault (nested ones by path, e.g. `charges[0].unit_price`, "
+                  "or `events[3].timestamp`) and its messages.",
+    )
+
+
+def _example(code: int, value: dict) -> list[OpenApiExample]:
+    return [OpenApiExample(f"{code}", value=value, status_codes=[str(code)], response_only=True)]
+
+
+ERRORS: dict[int, tuple[str, dict]] = {
+    400: ("Invalid input: `errors` names every bad field; nothing was written.",
+          {"detail": "Invalid input.", "errors": {"email": ["Enter a valid email address."]}}),
+    401: ("Missing, unknown or revoked API key (`Authorization: Bearer <key>`).",
+          {"detail": "An API key is required: 'Authorization: Bearer <key>'."}),
+    403: ("The key's scope does not allow this route: ingest-scope keys may only send events.",
+          {"detail": "A ingest-scope key cannot use this route; it needs an admin key."}),
+    404: ("No such resource; `detail` says which.",
+          {"detail": "No customer with external_id 'acme'."}),
+    409: ("The resource's state forbids this change; `errors` names the field.",
+          {"detail": "Version 1 of team is published and cannot change.",
+           "errors": {"status": ["Version 1 of team is published and cannot change."]}}),
+    413: ("The body is too large; send smaller batches.",
+          {"detail": "The body is larger than 1,048,576 bytes; send smaller batches.",
+           "errors": {"body": ["The body is larger than 1,048,576 bytes; send smaller batches."]}}),
+    429: ("Too many requests with this key: retry after `Retry-After` seconds.",
+          {"detail": "Request was throttled. Expected available in 12 seconds."}),
+}
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"},
+                               "description": "Seconds to wait before the next request."}}
+
+
+def error_response(code: int, description: str | None = None) -> OpenApiResponse:
+    """The ``Error`` body for ``code``, for views that declare an error code themselves."""
+    default_description, value = ERRORS.get(code, ("Error.", {"detail": "Error."}))
+    return OpenApiResponse(ErrorSerializer, description=description or default_description,
+                           examples=_example(code, value))
+
+
+class ApiAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in self.error_codes():
+            if str(code) not in responses:
+                responses[str(code)] = self._get_response_for_code(
+                    error_response(code), str(code), direction=direction)
+        for code, response in responses.items():
+            if int(code) >= 400 and "content" not in response:
+                with_body = error_response(int(code), response.get("description"))
+                responses[code] = self._get_response_for_code(with_body, code, direction=direction)
+        if "429" in responses:
+            responses["429"].setdefault("headers", {}).update(RETRY_AFTER)
+        return dict(sorted(responses.items()))
+
+    def error_codes(self) -> list[int]:
+        from accounts.models import ApiKey
+
+        codes = []
+        if self._reads_input():
+            codes.append(400)
+        # The API's permissions (accounts/api/auth.py) say which key scopes they let in.
+        scoped = [p for p in self.view.get_permissions() if getattr(p, "scopes", None)]
+        if scoped:
+            codes.append(401)
+            if any(set(ApiKey.Scope.values) - set(p.scopes) for p in scoped):
+                codes.append(403)
+        if "{" in self.path:
+            codes.append(404)
+        if self.view.get_throttles():
+            codes.append(429)
+        return codes
+
+    def _reads_input(self) -> bool:
+        if self.method in BODY_METHODS and self.get_request_serializer() is not None:
+            return True
+        return any(parameter["in"] == "query" for parameter in self._get_parameters())

@@ -1,0 +1,111 @@
+"""Every error under /api/ is JSON: unknown routes, unexpected failures, refused requests."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.core.exceptions import RequestDataTooBig
+from django.test import Client
+
+import billing_site.api
+from billing_site import urls
+from billing_site.api import exception_handler
+
+pytestmark = pytest.mark.django_db
+
+METHODS = ["get", "post", "put", "patch", "delete", "options"]
+UNKNOWN_API_PATHS = ["/api/v1/nope", "/api/v1/nope/", "/api/nope", "/api/v1/customers/acme/nope",
+                     "/api/v2/customers"]
+
+
+@pytest.fixture(params=[False, True], ids=["debug off", "debug on"])
+def debug(request, settings):
+    settings.DEBUG = request.param
+    return request.param
+
+
+@pytest.fixture
+def client_500() -> Client:
+    # A real client sees the handler's answer; the test client would re-raise instead.
+    return Client(raise_request_exception=False)
+
+
+def boom(*args, **kwargs):
+    raise RuntimeError("the database caught fire")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("path", UNKNOWN_API_PATHS)
+def test_unknown_api_route_is_json_404_for_every_method(debug, api, method, path):
+    response = getattr(api, method)(path, {"a": 1}, format="json")
+    assert response.status_code == 404, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": f"No API route {path}."}
+
+
+def test_unknown_api_route_is_not_redirected_to_add_a_slash(debug, anon_api):
+    # A redirect would drop a POST body; the answer is the 404 itself.
+    assert anon_api.post("/api/v1/nope", {"a": 1}, format="json").status_code == 404
+
+
+def test_head_of_unknown_api_route_is_404_json(debug, anon_api):
+    response = anon_api.head("/api/v1/nope")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+
+
+def test_unknown_page_outside_the_api_stays_html(client):
+    response = client.get("/nope/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_unexpected_failure_in_an_api_view_is_json_500_and_logged(debug, api, monkeypatch, caplog):
+    monkeypatch.setattr("accounts.api.views.customer_list", boom)
+    with caplog.at_level(logging.ERROR, logger="billing_site.api"):
+        response = api.get("/api/v1/customers")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    detail = response.json()["detail"]
+    assert detail.startswith("Internal error (reference ")
+    assert "fire" not in detail  # internals stay in the log
+    reference = detail.split("reference ")[1].split(")")[0]
+    [record] = [r for r in caplog.records if r.name == "billing_site.api"]
+    assert reference in record.getMessage()
+    assert "/api/v1/customers" in record.getMessage()
+    assert record.exc_info[0] is RuntimeError
+
+
+def test_failure_outside_a_drf_view_under_api_is_json_500(client_500, monkeypatch):
+    monkeypatch.setattr(billing_site.api, "not_found", boom)  # the catch-all route calls it
+    response = client_500.get("/api/v1/nope")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"].startswith("Internal error")
+
+
+def test_failure_outside_the_api_stays_an_html_page(client_500, monkeypatch):
+    monkeypatch.setattr(billing_site.api, "page_not_found", boom)
+    response = client_500.get("/nope/")
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_disallowed_host_under_api_is_json_400(anon_api):
+    response = anon_api.get("/api/v1/customers", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request."}
+
+
+def test_body_too_large_for_django_is_413_naming_the_body():
+    response = exception_handler(RequestDataTooBig("too big"), {})
+    assert response.status_code == 413
+    assert response.data["errors"] == {"body": ["The request body is too large."]}
+
+
+def test_django_error_handlers_are_the_json_aware_ones():
+    assert urls.handler400 == "billing_site.api.bad_request_error"
+    assert urls.handler403 == "billing_site.api.permission_denied_error"
+    assert urls.handler404 == "billing_site.api.not_found"
+    assert urls.handler500 == "billing_site.api.server_error"
