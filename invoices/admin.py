@@ -184,14 +184,14 @@ class InvoiceAdmin(admin.ModelAdmin):
 
 @admin.register(BillingRun)
 class BillingRunAdmin(admin.ModelAdmin):
-    list_display = ["started_at", "as_of", "status", "periods_due", "invoices_created",
+    list_display = ["requested_at", "as_of", "status", "periods_due", "invoices_created",
                     "drafts_rerated", "failure_count", "chunks_done", "chunks_total",
                     "finished_at"]
     list_filter = ["status"]
-    ordering = ["-started_at"]
-    readonly_fields = ["id", "as_of", "status", "periods_due", "invoices_created",
+    ordering = ["-requested_at"]
+    readonly_fields = ["id", "as_of", "status", "error", "periods_due", "invoices_created",
                        "drafts_rerated", "customers_total", "chunks_total", "chunks_done",
-                       "failures_table", "started_at", "finished_at"]
+                       "failures_table", "requested_at", "started_at", "finished_at"]
     fields = readonly_fields
 
     def has_add_permission(self, request) -> bool:

@@ -272,13 +272,14 @@ class InvoiceNumberSequence(models.Model):
 
 class BillingRun(models.Model):
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Done with failures"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     as_of = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     periods_due = models.PositiveIntegerField(default=0)
     invoices_created = models.PositiveIntegerField(default=0)
     drafts_rerated = models.PositiveIntegerField(
@@ -288,11 +289,13 @@ class BillingRun(models.Model):
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     failures = models.JSONField(default=list, blank=True, help_text="[{customer, error}]")
-    started_at = models.DateTimeField()
+    error = models.TextField(blank=True, help_text="Why the run as a whole failed, if it did.")
+    requested_at = models.DateTimeField(help_text="When the run was asked for.")
+    started_at = models.DateTimeField(null=True, blank=True, help_text="Empty while queued.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-started_at"]
+        ordering = ["-requested_at"]
 
     def __str__(self) -> str:
         return f"billing run as of {self.as_of:%Y-%m-%d %H:%M} ({self.status})"

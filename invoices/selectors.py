@@ -55,7 +55,7 @@ def customer_of(*, user) -> Customer | None:
 
 
 def billing_run_list() -> QuerySet[BillingRun]:
-    return BillingRun.objects.order_by("-started_at")
+    return BillingRun.objects.order_by("-requested_at")
 
 
 def billing_run_get(*, run_id: object) -> BillingRun | None:

@@ -284,7 +284,7 @@ def billing_run_start(*, as_of: dt.datetime, now: dt.datetime | None = None,
     due = billing_due(as_of=as_of)
     parts = chunks(due.customer_ids, size or chunk_size())
     run = BillingRun.objects.create(
-        as_of=as_of, started_at=now, periods_due=due.periods_due,
+        as_of=as_of, requested_at=now, started_at=now, periods_due=due.periods_due,
         customers_total=len(due.customer_ids), chunks_total=len(parts),
         status=BillingRun.Status.RUNNING if parts else BillingRun.Status.DONE,
         finished_at=None if parts else now,

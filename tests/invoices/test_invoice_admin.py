@@ -108,7 +108,8 @@ def test_only_drafts_can_be_deleted(admin_client, invoices):
 
 def test_billing_run_admin_shows_failures(admin_client):
     run = BillingRun.objects.create(
-        as_of=at(2026, 11, 1, 1), started_at=at(2026, 11, 1, 1), status="failed",
+        as_of=at(2026, 11, 1, 1), requested_at=at(2026, 11, 1, 1), started_at=at(2026, 11, 1, 1),
+        status="failed",
         failures=[{"customer": "acme", "error": "RuntimeError: boom"}])
 
     listing = admin_client.get("/admin/invoices/billingrun/").content.decode()
