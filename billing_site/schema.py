@@ -57,6 +57,19 @@ RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"},
                                "description": "Seconds to wait before the next request."}}
 
 
+def request_example(name: str, value: dict, *, summary: str | None = None,
+                    description: str | None = None) -> OpenApiExample:
+    return OpenApiExample(name, value=value, summary=summary, description=description,
+                          request_only=True)
+
+
+def response_example(name: str, value: dict, *, status: int = 200,
+                     summary: str | None = None) -> OpenApiExample:
+    """One resource; drf-spectacular wraps it in the page shape for list operations."""
+    return OpenApiExample(name, value=value, summary=summary, response_only=True,
+                          status_codes=[str(status)])
+
+
 def error_response(code: int, description: str | None = None) -> OpenApiResponse:
     """The ``Error`` body for ``code``, for views that declare an error code themselves."""
     default_description, value = ERRORS.get(code, ("Error.", {"detail": "Error."}))

@@ -16,6 +16,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api import examples
 from accounts.api.serializers import (
     NUL_TEXT,
     CustomerCreateSerializer,
@@ -81,17 +82,29 @@ class CustomerListView(generics.ListAPIView):
 
     @extend_schema(
         operation_id="customers_list",
+        summary="List customers",
+        description="Every customer, ordered by `external_id`, a page at a time (`limit`, "
+                    "`offset`). `search` matches part of the external_id, name or email; "
+                    "`archived` keeps only archived (true) or only live (false) customers.",
         parameters=[
             OpenApiParameter("search", str, description="Part of the external_id, name or email."),
             OpenApiParameter("archived", bool, description="true: only archived; false: only live."),
         ],
-        responses={200: CustomerSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: CustomerSerializer(many=True)},
+        examples=examples.CUSTOMER_LIST,
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(operation_id="customers_create", request=CustomerCreateSerializer,
-                   responses={201: CustomerSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        operation_id="customers_create", summary="Create a customer",
+        description="`external_id` is your own id for the customer: every path and usage "
+                    "event names the customer by it, and it never changes. `currency` (ISO "
+                    "4217, default USD) is the currency of its invoices; it is fixed once the "
+                    "customer has a contract.",
+        request=CustomerCreateSerializer, responses={201: CustomerSerializer},
+        examples=examples.CUSTOMER_CREATE,
+    )
     def post(self, request: Request) -> Response:
         customer = customer_create(**validated_data(CustomerCreateSerializer, request.data))
         return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
@@ -100,13 +113,19 @@ class CustomerListView(generics.ListAPIView):
 class CustomerDetailView(generics.GenericAPIView):
     serializer_class = CustomerSerializer
 
-    @extend_schema(operation_id="customers_retrieve",
-                   responses={200: CustomerSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(operation_id="customers_retrieve", summary="Get a customer",
+                   description="The customer whose `external_id` is in the path.",
+                   responses={200: CustomerSerializer}, examples=examples.CUSTOMER_GET)
     def get(self, request: Request, external_id: str) -> Response:
         return Response(CustomerSerializer(get_customer_or_404(external_id)).data)
 
-    @extend_schema(operation_id="customers_update", request=CustomerUpdateSerializer,
-                   responses={200: CustomerSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(
+        operation_id="customers_update", summary="Change a customer",
+        description="Send only the fields to change. `external_id` cannot change; "
+                    "`currency` only while the customer has no contract.",
+        request=CustomerUpdateSerializer, responses={200: CustomerSerializer},
+        examples=examples.CUSTOMER_UPDATE,
+    )
     def patch(self, request: Request, external_id: str) -> Response:
         customer = get_customer_or_404(external_id)
         changes = validated_data(CustomerUpdateSerializer, request.data, partial=True)
@@ -120,13 +139,24 @@ class SeatListView(generics.ListAPIView):
     def get_queryset(self):
         return seat_list(customer=get_customer_or_404(self.kwargs["external_id"]))
 
-    @extend_schema(operation_id="customers_seats_list",
-                   responses={200: SeatSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(
+        operation_id="customers_seats_list", summary="List a customer's seats",
+        description="Every seat the customer ever had, past ones included: a seat is billed "
+                    "for each UTC day on which it was active (between `active_from` and "
+                    "`active_until`, null meaning still active).",
+        responses={200: SeatSerializer(many=True)}, examples=examples.SEAT_LIST,
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(operation_id="customers_seats_create", request=SeatWriteSerializer,
-                   responses={201: SeatSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(
+        operation_id="customers_seats_create", summary="Add a seat",
+        description="A named person at the customer, billed from `active_from` (and until "
+                    "`active_until`, when given). The same email cannot hold two seats "
+                    "whose active spans overlap.",
+        request=SeatWriteSerializer, responses={201: SeatSerializer},
+        examples=examples.SEAT_CREATE,
+    )
     def post(self, request: Request, external_id: str) -> Response:
         customer = get_customer_or_404(external_id)
         seat = seat_create(customer=customer, **validated_data(SeatWriteSerializer, request.data))
@@ -143,13 +173,20 @@ class SeatDetailView(generics.GenericAPIView):
             raise NotFound(f"Customer {external_id!r} has no seat {seat_id}.")
         return seat
 
-    @extend_schema(operation_id="customers_seats_retrieve",
-                   responses={200: SeatSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(operation_id="customers_seats_retrieve", summary="Get a seat",
+                   description="One seat of the customer, by its id.",
+                   responses={200: SeatSerializer}, examples=examples.SEAT_GET)
     def get(self, request: Request, external_id: str, seat_id: int) -> Response:
         return Response(SeatSerializer(self._seat(external_id, seat_id)).data)
 
-    @extend_schema(operation_id="customers_seats_update", request=SeatWriteSerializer,
-                   responses={200: SeatSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(
+        operation_id="customers_seats_update", summary="Change a seat",
+        description="Send only the fields to change; set `active_until` to end the seat. It "
+                    "stays billed for every UTC day on which it was active at any moment. A "
+                    "seat cannot move to another customer.",
+        request=SeatWriteSerializer, responses={200: SeatSerializer},
+        examples=examples.SEAT_UPDATE,
+    )
     def patch(self, request: Request, external_id: str, seat_id: int) -> Response:
         seat = self._seat(external_id, seat_id)
         changes = validated_data(SeatWriteSerializer, request.data, partial=True)

@@ -17,7 +17,7 @@ from plans.admin.base import DECIMAL_OVERRIDES, money_display, today
 from plans.models import Contract, Metric, Plan, PlanVersion
 from plans.selectors import metric_published_versions, plan_current_version
 from plans.services import metric_create, metric_update, plan_create
-from plans.services.catalog import METRIC_DEFINITION_FIELDS
+from plans.services.catalog import METRIC_DEFINITION_FIELDS, METRIC_LABEL_FIELDS
 
 # --- metrics -------------------------------------------------------------------------------
 
@@ -25,7 +25,7 @@ from plans.services.catalog import METRIC_DEFINITION_FIELDS
 class MetricForm(ServiceModelForm):
     class Meta:
         model = Metric
-        fields = ["code", "name", "event_type", "aggregation", "field", "filters"]
+        fields = ["code", "name", "description", "event_type", "aggregation", "field", "filters"]
 
     def clean_filters(self) -> dict:
         return self.cleaned_data.get("filters") or {}
@@ -34,8 +34,10 @@ class MetricForm(ServiceModelForm):
         data = {name: self.cleaned_data[name] for name in self.fields}
         if self.adding:
             return metric_create(**data)
+        # The same service as PATCH /metrics/{code}: labels always, the rule only while no
+        # published version prices the metric.
         return metric_update(metric=self.instance,
-                             **self.changes(METRIC_DEFINITION_FIELDS | {"name"}))
+                             **self.changes(METRIC_DEFINITION_FIELDS | METRIC_LABEL_FIELDS))
 
 
 @admin.register(Metric)

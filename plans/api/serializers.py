@@ -29,6 +29,7 @@ MAX_POSITIVE_INT = 2**31 - 1
 class MetricSerializer(serializers.Serializer):
     code = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
     event_type = serializers.CharField(read_only=True)
     aggregation = serializers.ChoiceField(choices=Metric.Aggregation.choices, read_only=True)
     field = serializers.SerializerMethodField()
@@ -44,12 +45,22 @@ class MetricCreateSerializer(StrictSerializer):
 
     code = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000,
+                                        help_text="What it counts, for people.")
     event_type = serializers.CharField(max_length=128)
     aggregation = serializers.ChoiceField(choices=Metric.Aggregation.choices)
     field = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True,
                                   help_text="The property aggregated; none for count.")
     filters = serializers.DictField(required=False,
                                     help_text="Property → value an event must match.")
+
+
+class MetricUpdateSerializer(MetricCreateSerializer):
+    code = None
+    read_only_names = frozenset({"created_at"})
+    refused_fields: ClassVar[dict[str, str]] = {
+        "code": "code cannot be changed: plan versions and usage reports name the metric by it.",
+    }
 
 
 # --- plans and versions ----------------------------------------------------------------

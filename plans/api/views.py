@@ -8,16 +8,18 @@ well-formed; the version's state forbids it), shaped like every other error:
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.serializers import has_nul, validated_data
-from accounts.api.views import ERROR_RESPONSES, MAX_BIGINT, NOT_FOUND, query_text, utc_today
+from accounts.api.views import MAX_BIGINT, query_text, utc_today
 from accounts.selectors import customer_get
 from billing_site.api import conflict
+from billing_site.schema import error_response
+from plans.api import examples
 from plans.api.serializers import (
     MAX_POSITIVE_INT,
     ContractCreateSerializer,
@@ -27,12 +29,13 @@ from plans.api.serializers import (
     ContractUpdateSerializer,
     MetricCreateSerializer,
     MetricSerializer,
+    MetricUpdateSerializer,
     PlanCreateSerializer,
     PlanSerializer,
     PlanVersionSerializer,
     PlanVersionWriteSerializer,
 )
-from plans.models import Contract, Plan, PlanVersion, PublishedVersionError
+from plans.models import Contract, Metric, Plan, PlanVersion, PublishedVersionError
 from plans.selectors import (
     contract_get,
     contract_list,
@@ -45,26 +48,29 @@ from plans.selectors import (
     plan_versions_with_charges,
 )
 from plans.services import (
+    MetricPricedError,
     contract_create,
     contract_schedule_migration,
     contract_update,
     metric_create,
+    metric_update,
     plan_create,
     plan_version_create,
     plan_version_publish,
     plan_version_update,
 )
 
-CONFLICT = {409: OpenApiResponse(description="The version is published and immutable.")}
+CONFLICT = {409: error_response(409, "The version is published and immutable: "
+                                     "`errors.status` says so.")}
 
 
 def published_conflict(version: PlanVersion) -> Response:
     return conflict("status", str(PublishedVersionError(version).messages[0]))
 
 
+# Serializers that say what is current or pending need the (UTC) date. A comment, not a
+# docstring: drf-spectacular would show a docstring as every operation's description.
 class TodayContextMixin:
-    """Serializers that say what is current or pending need the (UTC) date."""
-
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "today": utc_today()}
 
@@ -78,28 +84,69 @@ class MetricListView(generics.ListAPIView):
     def get_queryset(self):
         return metric_list()
 
-    @extend_schema(operation_id="metrics_list",
-                   responses={200: MetricSerializer(many=True), **ERROR_RESPONSES})
+    @extend_schema(
+        operation_id="metrics_list", summary="List metrics",
+        description="Every metric, ordered by `code`. A metric turns usage events into a "
+                    "number per period: the `aggregation` (sum, count, max, unique_count) of "
+                    "`field` over the events of `event_type` that match `filters`.",
+        responses={200: MetricSerializer(many=True)}, examples=examples.METRIC_LIST,
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(operation_id="metrics_create", request=MetricCreateSerializer,
-                   responses={201: MetricSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        operation_id="metrics_create", summary="Create a metric",
+        description="`count` takes no `field`; `sum`, `max` and `unique_count` name the event "
+                    "property they aggregate (sum and max need non-negative numbers). "
+                    "`filters` maps a property to the value an event must have to count. "
+                    "`code` is how plan charges name the metric and never changes.",
+        request=MetricCreateSerializer, responses={201: MetricSerializer},
+        examples=examples.METRIC_CREATE,
+    )
     def post(self, request: Request) -> Response:
         data = validated_data(MetricCreateSerializer, request.data)
         data["field"] = data.get("field") or ""
         return Response(MetricSerializer(metric_create(**data)).data, status=status.HTTP_201_CREATED)
 
 
+def get_metric_or_404(code: str) -> Metric:
+    metric = None if has_nul(code) else metric_get(code=code)
+    if metric is None:
+        raise NotFound(f"No metric with code {code!r}.")
+    return metric
+
+
 class MetricDetailView(generics.GenericAPIView):
     serializer_class = MetricSerializer
 
-    @extend_schema(operation_id="metrics_retrieve",
-                   responses={200: MetricSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(operation_id="metrics_retrieve", summary="Get a metric",
+                   description="The metric whose `code` is in the path.",
+                   responses={200: MetricSerializer}, examples=examples.METRIC_GET)
     def get(self, request: Request, code: str) -> Response:
-        metric = None if has_nul(code) else metric_get(code=code)
-        if metric is None:
-            raise NotFound(f"No metric with code {code!r}.")
+        return Response(MetricSerializer(get_metric_or_404(code)).data)
+
+    @extend_schema(
+        operation_id="metrics_update", summary="Change a metric",
+        description="Send only the fields to change. `name` and `description` can always "
+                    "change. The rule (`event_type`, `aggregation`, `field`, `filters`) can "
+                    "change only while no published plan version prices the metric: what a "
+                    "published price counts never changes under it, so that answers 409 "
+                    "naming each field (create a new metric instead). `code` never changes.",
+        request=MetricUpdateSerializer,
+        responses={200: MetricSerializer, 409: error_response(
+            409, "A published plan version prices the metric: `errors` names each rule "
+                 "field that would change.")},
+        examples=examples.METRIC_UPDATE,
+    )
+    def patch(self, request: Request, code: str) -> Response:
+        metric = get_metric_or_404(code)
+        changes = validated_data(MetricUpdateSerializer, request.data, partial=True)
+        try:
+            metric = metric_update(metric=metric, **changes)
+        except MetricPricedError as error:
+            fields = error.message_dict
+            return Response({"detail": next(iter(fields.values()))[0], "errors": fields},
+                            status=status.HTTP_409_CONFLICT)
         return Response(MetricSerializer(metric).data)
 
 
@@ -133,13 +180,23 @@ class PlanListView(TodayContextMixin, generics.ListAPIView):
     def get_queryset(self):
         return plan_list()
 
-    @extend_schema(operation_id="plans_list",
-                   responses={200: PlanSerializer(many=True), **ERROR_RESPONSES})
+    @extend_schema(
+        operation_id="plans_list", summary="List plans",
+        description="Every plan with a summary of its versions. `current_version` is the "
+                    "latest published version in effect today (UTC): new contracts get it "
+                    "unless they name another.",
+        responses={200: PlanSerializer(many=True)}, examples=examples.PLAN_LIST,
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(operation_id="plans_create", request=PlanCreateSerializer,
-                   responses={201: PlanSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        operation_id="plans_create", summary="Create a plan",
+        description="A plan is a named offer; its prices live in versions (POST "
+                    "/plans/{code}/versions, then publish one).",
+        request=PlanCreateSerializer, responses={201: PlanSerializer},
+        examples=examples.PLAN_CREATE,
+    )
     def post(self, request: Request) -> Response:
         plan = plan_create(**validated_data(PlanCreateSerializer, request.data))
         data = PlanSerializer(get_plan_or_404(plan.code), context=self.get_serializer_context()).data
@@ -149,8 +206,10 @@ class PlanListView(TodayContextMixin, generics.ListAPIView):
 class PlanDetailView(TodayContextMixin, generics.GenericAPIView):
     serializer_class = PlanSerializer
 
-    @extend_schema(operation_id="plans_retrieve",
-                   responses={200: PlanSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(operation_id="plans_retrieve", summary="Get a plan",
+                   description="The plan whose `code` is in the path, with its versions and "
+                               "the one current today.",
+                   responses={200: PlanSerializer}, examples=examples.PLAN_GET)
     def get(self, request: Request, code: str) -> Response:
         return Response(self.get_serializer(get_plan_or_404(code)).data)
 
@@ -161,13 +220,23 @@ class PlanVersionListView(generics.ListAPIView):
     def get_queryset(self):
         return plan_versions_with_charges(plan=get_plan_or_404(self.kwargs["code"]))
 
-    @extend_schema(operation_id="plans_versions_list",
-                   responses={200: PlanVersionSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(
+        operation_id="plans_versions_list", summary="List a plan's versions",
+        description="Every version of the plan, drafts and published, with charges and tiers.",
+        responses={200: PlanVersionSerializer(many=True)}, examples=examples.VERSION_LIST,
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(operation_id="plans_versions_create", request=PlanVersionWriteSerializer,
-                   responses={201: PlanVersionSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(
+        operation_id="plans_versions_create", summary="Create a draft version",
+        description="A price book: seat price, base fee and usage charges (`per_unit`, "
+                    "`package`, `graduated` or `volume`, each with its allowance). It is "
+                    "created as a draft numbered after the plan's last version; publish it "
+                    "to make it usable by contracts.",
+        request=PlanVersionWriteSerializer, responses={201: PlanVersionSerializer},
+        examples=examples.VERSION_CREATE,
+    )
     def post(self, request: Request, code: str) -> Response:
         plan = get_plan_or_404(code)
         version = plan_version_create(
@@ -179,16 +248,19 @@ class PlanVersionListView(generics.ListAPIView):
 class PlanVersionDetailView(generics.GenericAPIView):
     serializer_class = PlanVersionSerializer
 
-    @extend_schema(operation_id="plans_versions_retrieve",
-                   responses={200: PlanVersionSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(operation_id="plans_versions_retrieve", summary="Get a version",
+                   description="One version of the plan with its charges and tiers.",
+                   responses={200: PlanVersionSerializer}, examples=examples.VERSION_GET)
     def get(self, request: Request, code: str, version: int) -> Response:
         return Response(PlanVersionSerializer(get_version_or_404(code, version)).data)
 
     @extend_schema(
-        operation_id="plans_versions_update", request=PlanVersionWriteSerializer,
+        operation_id="plans_versions_update", summary="Change a draft version",
+        request=PlanVersionWriteSerializer,
         description="Change a draft version; `charges`, when sent, replaces all of them. "
-                    "A published version answers 409.",
-        responses={200: PlanVersionSerializer, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT},
+                    "A published version answers 409: publish a new version instead.",
+        responses={200: PlanVersionSerializer, **CONFLICT},
+        examples=examples.VERSION_UPDATE,
     )
     def patch(self, request: Request, code: str, version: int) -> Response:
         plan_version = get_version_or_404(code, version)
@@ -206,9 +278,15 @@ class PlanVersionDetailView(generics.GenericAPIView):
 class PlanVersionPublishView(generics.GenericAPIView):
     serializer_class = PlanVersionSerializer
 
-    @extend_schema(operation_id="plans_versions_publish", request=None,
-                   responses={200: PlanVersionSerializer, **ERROR_RESPONSES, **NOT_FOUND,
-                              **CONFLICT})
+    @extend_schema(
+        operation_id="plans_versions_publish", summary="Publish a version", request=None,
+        description="Checks the charges once more and freezes the version: from now on no "
+                    "price in it changes, and contracts may use it from its "
+                    "`effective_from`. A version with no seat price, base fee or charge is "
+                    "refused (400); an already published one answers 409.",
+        responses={200: PlanVersionSerializer, 400: error_response(400), **CONFLICT},
+        examples=examples.VERSION_PUBLISH,
+    )
     def post(self, request: Request, code: str, version: int) -> Response:
         plan_version = get_version_or_404(code, version)
         try:
@@ -247,18 +325,29 @@ class ContractListView(TodayContextMixin, generics.ListAPIView):
         return contract_list(customer=customer, status=status_filter)
 
     @extend_schema(
-        operation_id="contracts_list",
+        operation_id="contracts_list", summary="List contracts",
+        description="Every contract, optionally of one `customer` or in one `status`.",
+        examples=examples.CONTRACT_LIST,
         parameters=[
             OpenApiParameter("customer", str, description="A customer's external_id."),
             OpenApiParameter("status", str, enum=Contract.Status.values),
         ],
-        responses={200: ContractSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: ContractSerializer(many=True)},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(operation_id="contracts_create", request=ContractCreateSerializer,
-                   responses={201: ContractSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        operation_id="contracts_create", summary="Create a contract",
+        description="Puts a customer on a published plan version (default: the plan's "
+                    "current one) from `start_date`; periods anchor on that day. `end_date`, "
+                    "when given, is the term's last day and must be the day before a period "
+                    "start. Overrides (`seat_price`, `base_fee`, `included_per_seat`, "
+                    "`discount_percent`), `overage_cap` and `minimum_commitment` are null "
+                    "for the version's terms. A customer has one active contract at a time.",
+        request=ContractCreateSerializer, responses={201: ContractSerializer},
+        examples=examples.CONTRACT_CREATE,
+    )
     def post(self, request: Request) -> Response:
         context = self.get_serializer_context()
         data = validated_data(ContractCreateSerializer, request.data, context=context)
@@ -270,13 +359,20 @@ class ContractListView(TodayContextMixin, generics.ListAPIView):
 class ContractDetailView(TodayContextMixin, generics.GenericAPIView):
     serializer_class = ContractSerializer
 
-    @extend_schema(operation_id="contracts_retrieve",
-                   responses={200: ContractSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(operation_id="contracts_retrieve", summary="Get a contract",
+                   description="One contract with its scheduled migrations.",
+                   responses={200: ContractSerializer}, examples=examples.CONTRACT_GET)
     def get(self, request: Request, contract_id: int) -> Response:
         return Response(self.get_serializer(get_contract_or_404(contract_id)).data)
 
-    @extend_schema(operation_id="contracts_update", request=ContractUpdateSerializer,
-                   responses={200: ContractSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(
+        operation_id="contracts_update", summary="Change a contract",
+        description="Send only the fields to change (term, renewal, committed seats, "
+                    "negotiated prices). The plan version cannot change here: schedule a "
+                    "migration.",
+        request=ContractUpdateSerializer, responses={200: ContractSerializer},
+        examples=examples.CONTRACT_UPDATE,
+    )
     def patch(self, request: Request, contract_id: int) -> Response:
         contract = get_contract_or_404(contract_id)
         changes = validated_data(ContractUpdateSerializer, request.data, partial=True)
@@ -290,17 +386,25 @@ class ContractMigrationListView(TodayContextMixin, generics.ListAPIView):
     def get_queryset(self):
         return get_contract_or_404(self.kwargs["contract_id"]).migrations.all()
 
-    @extend_schema(operation_id="contracts_migrations_list",
-                   responses={200: ContractMigrationSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND})
+    @extend_schema(
+        operation_id="contracts_migrations_list", summary="List a contract's migrations",
+        description="Every migration scheduled on the contract; `pending` says whether it "
+                    "is still to take effect.",
+        responses={200: ContractMigrationSerializer(many=True)},
+        examples=examples.MIGRATION_LIST,
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
-        operation_id="contracts_migrations_create", request=ContractMigrationCreateSerializer,
+        operation_id="contracts_migrations_create", summary="Schedule a migration",
+        request=ContractMigrationCreateSerializer,
         description="Schedule a move to another version from a later period start, at least "
                     "`notice_days` (default 30) after today. `plan_version` is a version number "
-                    "of `plan` (default: the plan the contract is on today).",
-        responses={201: ContractMigrationSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+                    "of `plan` (default: the plan the contract is on today). Each period is "
+                    "rated on the version in force at its start.",
+        responses={201: ContractMigrationSerializer},
+        examples=examples.MIGRATION_CREATE,
     )
     def post(self, request: Request, contract_id: int) -> Response:
         contract = get_contract_or_404(contract_id)

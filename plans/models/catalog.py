@@ -37,6 +37,8 @@ class Metric(models.Model):
 
     code = models.CharField(max_length=64, unique=True, validators=[code_validator])
     name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="What it counts, for people; "
+                                   "may change at any time.")
     event_type = models.CharField(max_length=128, db_index=True)
     aggregation = models.CharField(max_length=16, choices=Aggregation.choices)
     field = models.CharField(max_length=128, blank=True, help_text="Property aggregated; none for count.")

@@ -1,4 +1,5 @@
 from plans.services.catalog import (
+    MetricPricedError,
     metric_create,
     metric_update,
     plan_create,
@@ -16,6 +17,7 @@ from plans.services.contracts import (
 )
 
 __all__ = [
+    "MetricPricedError",
     "contract_cancel_migration",
     "contract_create",
     "contract_renew_due",

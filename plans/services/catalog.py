@@ -18,6 +18,12 @@ from plans.selectors import metric_published_versions
 CHARGE_MODELS = {choice for choice, _ in Charge.Model.choices}
 VERSION_FIELDS = {"effective_from", "currency", "billing_interval", "seat_price", "base_fee"}
 METRIC_DEFINITION_FIELDS = {"event_type", "aggregation", "field", "filters"}
+# Labels for people: they change nothing that is billed, so they may change at any time.
+METRIC_LABEL_FIELDS = {"name", "description"}
+
+
+class MetricPricedError(ValidationError):
+    """A metric's rule cannot change while a published version prices it (the API's 409)."""
 
 
 def _filters_error(filters: Any) -> str | None:
@@ -47,11 +53,11 @@ def _validate_metric_definition(*, aggregation: str, field: str, filters: Any) -
 
 @transaction.atomic
 def metric_create(*, code: str, name: str, event_type: str, aggregation: str,
-                  field: str = "", filters: dict | None = None) -> Metric:
+                  field: str = "", filters: dict | None = None, description: str = "") -> Metric:
     filters = {} if filters is None else filters
     _validate_metric_definition(aggregation=aggregation, field=field, filters=filters)
-    metric = Metric(code=code, name=name, event_type=event_type, aggregation=aggregation,
-                    field=field or "", filters=filters)
+    metric = Metric(code=code, name=name, description=description, event_type=event_type,
+                    aggregation=aggregation, field=field or "", filters=filters)
     metric.full_clean()
     try:
         with transaction.atomic():
@@ -241,6 +247,9 @@ def plan_version_publish(*, version: PlanVersion, now: dt.datetime) -> PlanVersi
     version = PlanVersion.objects.select_for_update().select_related("plan").get(pk=version.pk)
     if version.is_published:
         raise PublishedVersionError(version)
+    # Lock the metrics it prices: metric_update holds the same lock while it checks that no
+    # published version prices the metric, so a rule cannot change as it gets published.
+    list(Metric.objects.select_for_update().filter(pk__in=version.charges.values("metric_id")))
     if version.seat_price == 0 and not version.charges.exists() and version.base_fee == 0:
         raise ValidationError(
             {"charges": ["A version needs a seat price, a base fee or at least one charge."]}
@@ -256,10 +265,14 @@ def plan_version_publish(*, version: PlanVersion, now: dt.datetime) -> PlanVersi
 
 @transaction.atomic
 def metric_update(*, metric: Metric, **changes: Any) -> Metric:
-    """Rename a metric, or redefine it while no published version prices it."""
-    unknown = set(changes) - METRIC_DEFINITION_FIELDS - {"name"}
+    """Relabel a metric (name, description) at any time; change its rule (event_type,
+    aggregation, field, filters) only while no published version prices it, else
+    ``MetricPricedError`` naming each field that would change."""
+    unknown = set(changes) - METRIC_DEFINITION_FIELDS - METRIC_LABEL_FIELDS
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    if "field" in changes:
+        changes["field"] = changes["field"] or ""  # none and "" both mean "no property"
     metric = Metric.objects.select_for_update().get(pk=metric.pk)
     redefined = sorted(
         name for name in METRIC_DEFINITION_FIELDS & set(changes)
@@ -269,13 +282,12 @@ def metric_update(*, metric: Metric, **changes: Any) -> Metric:
         used_by = list(metric_published_versions(metric=metric)[:3])
         if used_by:
             names = ", ".join(str(v) for v in used_by)
-            raise ValidationError({name: [
-                f"{metric.code} is priced by published versions ({names}); create a new metric "
-                "instead of changing what this one counts."
+            raise MetricPricedError({name: [
+                f"{name} cannot change: {metric.code} is priced by published versions "
+                f"({names}). Create a new metric instead of changing what this one counts."
             ] for name in redefined})
     for name, value in changes.items():
         setattr(metric, name, value)
-    metric.field = metric.field or ""
     _validate_metric_definition(aggregation=metric.aggregation, field=metric.field,
                                 filters=metric.filters)
     metric.full_clean()

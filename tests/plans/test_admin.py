@@ -264,11 +264,26 @@ def test_metric_definition_is_read_only_once_a_published_version_prices_it(admin
                                                                           tiered_version):
     metric = tiered_version.charges.get().metric
     page = admin_client.get(url("metric_change", metric.pk))
-    assert set(page.context["adminform"].form.fields) == {"name"}
+    assert set(page.context["adminform"].form.fields) == {"name", "description"}
     admin_client.post(url("metric_change", metric.pk), {
-        "name": "Renamed", "aggregation": "count", "field": "", "event_type": "x"})
+        "name": "Renamed", "description": "Tokens of every call", "aggregation": "count",
+        "field": "", "event_type": "x"})
     metric.refresh_from_db()
-    assert (metric.name, metric.aggregation, metric.event_type) == ("Renamed", "sum", "ai.call")
+    assert (metric.name, metric.description) == ("Renamed", "Tokens of every call")
+    assert (metric.aggregation, metric.event_type) == ("sum", "ai.call")
+
+
+def test_metric_form_refuses_a_priced_rule_change_through_the_service(tiered_version):
+    # Even a form that shows the rule (read-only fields aside) cannot change it: the service
+    # behind PATCH /metrics/{code} refuses, naming the field.
+    from plans.admin.catalog import MetricForm
+
+    metric = tiered_version.charges.get().metric
+    form = MetricForm(instance=metric, data={
+        "code": metric.code, "name": metric.name, "description": "", "event_type": "other",
+        "aggregation": metric.aggregation, "field": metric.field, "filters": "{}"})
+    assert not form.is_valid()
+    assert "published versions" in str(form.errors["event_type"])
 
 
 def test_unused_metric_can_be_redefined_with_the_api_rules(admin_client):
