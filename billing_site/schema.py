@@ -92,6 +92,16 @@ class ApiAutoSchema(AutoSchema):
             responses["429"].setdefault("headers", {}).update(RETRY_AFTER)
         return dict(sorted(responses.items()))
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (direction == "request" and isinstance(field, serializers.DecimalField)
+                and schema and schema.get("format") == "decimal"):
+            # Amounts and quantities read a JSON number as well as a decimal string (SPEC
+            # section 7 sends "included_per_seat": 1000); answers always carry strings.
+            text = {key: schema.pop(key) for key in ("type", "format", "pattern") if key in schema}
+            schema["oneOf"] = [text, {"type": "number"}]
+        return schema
+
     def error_codes(self) -> list[int]:
         from accounts.models import ApiKey
 

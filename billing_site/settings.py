@@ -185,6 +185,10 @@ BILLING_REVIEW_WINDOW_SECONDS = env_int("BILLING_REVIEW_WINDOW_SECONDS", 24 * 36
 # (PostgreSQL) instead of asking the usage selectors customer by customer.
 BILLING_RUN_CHUNK_SIZE = env_int("BILLING_RUN_CHUNK_SIZE", 5000)
 BILLING_USAGE_SCAN_MIN_CUSTOMERS = env_int("BILLING_USAGE_SCAN_MIN_CUSTOMERS", 1000)
+# A run's as_of may be this far ahead of the clock (skew), no further; and a contract with
+# more periods due than the cap is refused by the run with a recorded failure.
+BILLING_AS_OF_SKEW_SECONDS = env_int("BILLING_AS_OF_SKEW_SECONDS", 300)
+BILLING_MAX_PERIODS_PER_CONTRACT_RUN = env_int("BILLING_MAX_PERIODS_PER_CONTRACT_RUN", 36)
 USAGE_BACKFILL_DAYS = env_int("USAGE_BACKFILL_DAYS", 35)
 USAGE_FUTURE_TOLERANCE_SECONDS = env_int("USAGE_FUTURE_TOLERANCE_SECONDS", 300)
 # Events commit well within this of their received_at; rollups trust hours older than it.

@@ -21,6 +21,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def pytest_terminal_summary(terminalreporter):
+    # A green run on SQLite must not read as "everything passed": say what was left out.
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "postgres" in r.keywords]
+    if skipped:
+        count = len(skipped)
+        terminalreporter.write_line(
+            f"{count} PostgreSQL-only test{'s' if count != 1 else ''} skipped on SQLite: "
+            "set DATABASE_URL, or install the PostgreSQL server binaries so ./run test "
+            "starts a throwaway cluster",
+            yellow=True,
+        )
+
+
 @pytest.fixture
 def now() -> dt.datetime:
     return dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC)

@@ -109,12 +109,12 @@ class PlanVersionSummarySerializer(serializers.Serializer):
 
 
 class PlanSerializer(serializers.Serializer):
-    """A plan; ``current_version`` is the number contracts created today default to."""
-
     code = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
-    current_version = serializers.SerializerMethodField()
+    current_version = serializers.SerializerMethodField(
+        help_text="The latest published version in effect today (UTC): the one new contracts "
+                  "get unless they name another. Null until a version is in effect.")
     versions = PlanVersionSummarySerializer(many=True, read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
