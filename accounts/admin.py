@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts import lockout_admin  # noqa: F401  (the login lockout's Unlock action)
 from accounts.models import ApiKey, Customer, CustomerUser, Seat
 from accounts.services import (
     CUSTOMER_FIELDS,

@@ -8,6 +8,7 @@ Production sets ``DATABASE_URL`` (PostgreSQL), ``CELERY_BROKER_URL`` (Redis),
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "simple_history",
+    "axes",
     "billing_site.apps.BillingSiteConfig",
     "accounts",
     "plans",
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as axes documents: it turns a login refused for lockout into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "billing_site.urls"
@@ -156,6 +160,23 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "invoices.models.Invoice.Status",
     },
 }
+
+# Login lockout (django-axes) for the admin and the customer login: after LOGIN_FAILURE_LIMIT
+# wrong passwords for one username from one IP address, that pair is refused for the cool-off
+# (every further try restarts it). Attempts live in the database: no cache needed.
+AUTHENTICATION_BACKENDS = [
+    "accounts.lockout.LoginLockoutBackend",  # first: refuses a locked-out pair before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+# A header that the TLS proxy in front *overwrites* with the peer address (e.g. X-Real-IP);
+# empty: REMOTE_ADDR. Behind a proxy without it every client shares the proxy's address.
+LOGIN_CLIENT_IP_HEADER = env_str("LOGIN_CLIENT_IP_HEADER", "")
 
 # Celery: embedded default is kombu's filesystem transport under var/, no broker server.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
