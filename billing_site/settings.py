@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from billing_site.env import env_bool, env_int, env_list, env_str
+from billing_site.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BILLING_VAR_DIR", str(BASE_DIR / "var")))
@@ -144,6 +144,7 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttles.ApiKeyRateThrottle"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -160,6 +161,19 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "invoices.models.Invoice.Status",
     },
 }
+
+# Cache: throttle counters. Redis when CACHE_URL (or REDIS_URL) is set, so every gunicorn
+# worker shares one count; else per-process local memory (each worker counts on its own).
+CACHE_URL = env_str("CACHE_URL") or env_str("REDIS_URL") or ""
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": CACHE_URL, "KEY_PREFIX": "billing"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# API rate limits per API key (accounts/api/throttles.py; docs/operations.md).
+API_THROTTLE_RATE_ADMIN = env_rate("API_THROTTLE_RATE_ADMIN", "1200/min")
+API_THROTTLE_RATE_INGEST = env_rate("API_THROTTLE_RATE_INGEST", "12000/min")
 
 # Login lockout (django-axes) for the admin and the customer login: after LOGIN_FAILURE_LIMIT
 # wrong passwords for one username from one IP address, that pair is refused for the cool-off

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
@@ -32,6 +33,13 @@ def pytest_terminal_summary(terminalreporter):
             "starts a throwaway cluster",
             yellow=True,
         )
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # API throttle counts are keyed by ApiKey id, which SQLite reuses after a test's
+    # rollback: without this one test's requests would count against the next one's key.
+    cache.clear()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 
 from billing_site.checks import production_settings_are_safe
-from billing_site.env import env_bool, env_int
+from billing_site.env import env_bool, env_int, env_rate
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "k9Vx2-Lq8Rz_Tm4Wb7Yc1Nd5Pf3Hg6Js0Ae8Uo2Ii4Ey6Rt1Wq3Zx5Cv7Bn9Ml0Kj2"
@@ -68,6 +68,20 @@ def test_env_int_names_the_variable(monkeypatch):
         env_int("X_NUM", 1)
     monkeypatch.delenv("X_NUM")
     assert env_int("X_NUM", 7) == 7
+
+
+@pytest.mark.parametrize("garbage", ["fast", "0/min", "-5/min", "10/week", "10", "1.5/s"])
+def test_env_rate_names_the_variable_and_the_format(monkeypatch, garbage):
+    monkeypatch.setenv("X_RATE", garbage)
+    with pytest.raises(ValueError, match=r"X_RATE: a rate is '<requests>/<s\|min\|hour\|day>'"):
+        env_rate("X_RATE", "5/min")
+
+
+def test_env_rate_defaults_when_unset_or_empty(monkeypatch):
+    monkeypatch.delenv("X_RATE", raising=False)
+    assert env_rate("X_RATE", "5/min") == "5/min"
+    monkeypatch.setenv("X_RATE", " 30/hour ")
+    assert env_rate("X_RATE", "5/min") == "30/hour"
 
 
 def test_unknown_api_route_is_a_json_404(client):
