@@ -36,6 +36,15 @@ MAX_MONEY = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) - Decimal(1
 YEAR_RANGE_MESSAGE = f"Use a year from {MIN_YEAR} to {MAX_YEAR}."
 
 
+def format_moment(value: dt.datetime) -> str:
+    """``2026-11-01T01:00:00Z``: UTC, whole seconds, always a four-digit year.
+
+    ``strftime("%Y")`` prints year 613 as ``613``, which is not ISO 8601; ``isoformat``
+    pads it.
+    """
+    return value.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
 def date_in_range_error(value: dt.date) -> str | None:
     """The message for a date outside the supported years, or None."""
     if isinstance(value, dt.datetime):

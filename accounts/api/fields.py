@@ -27,9 +27,15 @@ from accounts.bounds import (
     MONEY_DECIMAL_PLACES,
     MONEY_MAX_DIGITS,
     date_in_range_error,
+    format_moment,
     moment_in_range_error,
 )
 from accounts.currencies import is_supported, minor_units
+
+__all__ = [
+    "BoundedDateField", "BoundedDateTimeField", "BoundedIntegerField", "MoneyField",
+    "QuantityField", "format_decimal", "format_money", "format_moment", "parse_query_datetime",
+]
 
 DEFAULT_MONEY_PLACES = 2
 
@@ -108,15 +114,6 @@ class QuantityField(serializers.DecimalField):
 # --- times and dates -------------------------------------------------------------------
 
 NUL_TEXT = "Text may not contain NUL (\\x00) characters."
-
-
-def format_moment(value: dt.datetime) -> str:
-    """``2026-11-01T01:00:00Z``: UTC, whole seconds, always a four-digit year.
-
-    ``strftime("%Y")`` prints year 613 as ``613``, which is not ISO 8601; ``isoformat``
-    pads it.
-    """
-    return value.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "example": "2026-11-01T00:00:00Z"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.api.fields import BoundedDateTimeField
+from accounts.api.serializers import StrictSerializer
 from invoices.documents import InvoiceDoc, invoice_document
 from invoices.models import BillingRun, Invoice, InvoiceLine
 
@@ -73,16 +75,32 @@ class UpcomingInvoiceSerializer(InvoiceSerializer):
     )
 
 
-class BillingRunRequestSerializer(serializers.Serializer):
-    as_of = serializers.DateTimeField(required=False, help_text="Default: now.")
+class BillingRunRequestSerializer(StrictSerializer):
+    as_of = BoundedDateTimeField(
+        required=False,
+        help_text="Default: now. Not in the future (beyond a few minutes of clock skew) "
+                  "nor before the earliest contract start.",
+    )
 
 
-class BillingRunSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = BillingRun
-        fields = [
-            "id", "as_of", "status", "periods_due", "invoices_created", "drafts_rerated",
-            "customers_total", "chunks_total", "chunks_done", "failures", "started_at",
-            "finished_at",
-        ]
-        read_only_fields = fields
+class BillingRunFailureSerializer(serializers.Serializer):
+    customer = serializers.CharField(help_text="The customer's external_id.")
+    error = serializers.CharField()
+
+
+class BillingRunSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    as_of = BoundedDateTimeField(read_only=True)
+    status = serializers.ChoiceField(choices=BillingRun.Status.choices, read_only=True)
+    error = serializers.CharField(read_only=True,
+                                  help_text="Why the run as a whole failed; empty otherwise.")
+    periods_due = serializers.IntegerField(read_only=True)
+    invoices_created = serializers.IntegerField(read_only=True)
+    drafts_rerated = serializers.IntegerField(read_only=True)
+    customers_total = serializers.IntegerField(read_only=True)
+    chunks_total = serializers.IntegerField(read_only=True)
+    chunks_done = serializers.IntegerField(read_only=True)
+    failures = BillingRunFailureSerializer(many=True, read_only=True)
+    requested_at = BoundedDateTimeField(read_only=True)
+    started_at = BoundedDateTimeField(read_only=True, allow_null=True)
+    finished_at = BoundedDateTimeField(read_only=True, allow_null=True)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from kombu.exceptions import OperationalError
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.fields import parse_query_datetime
+from accounts.api.serializers import validated_data
 from accounts.api.views import ERROR_RESPONSES, NOT_FOUND, get_customer_or_404, query_text
 from billing_site.api import conflict
 from invoices.api.serializers import (
@@ -25,22 +27,16 @@ from invoices.api.serializers import (
 from invoices.documents import upcoming_document
 from invoices.models import Invoice
 from invoices.selectors import billing_run_get, billing_run_list, invoice_get, invoice_list
-from invoices.services import InvoiceStateError, billing_run, invoice_finalize, invoice_void
+from invoices.services import InvoiceStateError, invoice_finalize, invoice_void
 from invoices.services.preview import upcoming_invoice
+from invoices.services.run_queue import billing_run_fail, billing_run_request
+from invoices.tasks import run_billing
 
 CONFLICT = {409: OpenApiResponse(description="Wrong state: `errors.status` says why.")}
 
 
 def query_time(request: Request, name: str) -> dt.datetime | None:
-    raw = query_text(request, name)
-    if raw is None:
-        return None
-    moment = parse_datetime(raw.replace(" ", "+"))  # a bare '+' in a query string is a space
-    if moment is None or moment.tzinfo is None:
-        raise serializers.ValidationError(
-            {name: [f"Use an ISO 8601 time with a timezone, e.g. 2026-10-15T12:00:00Z; got {raw!r}."]}
-        )
-    return moment.astimezone(dt.UTC)
+    return parse_query_datetime(name, request.query_params.get(name), require_offset=True)
 
 
 def get_invoice_or_404(invoice_id: str) -> Invoice:
@@ -124,14 +120,23 @@ class BillingRunListView(generics.ListAPIView):
         return billing_run_list()
 
     @extend_schema(request=BillingRunRequestSerializer,
-                   responses={201: BillingRunSerializer, **ERROR_RESPONSES})
+                   responses={202: BillingRunSerializer, **ERROR_RESPONSES})
     def post(self, request: Request) -> Response:
-        """Rate every due period as of ``as_of`` (default now), inline; idempotent."""
-        body = BillingRunRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        as_of = body.validated_data.get("as_of") or timezone.now()
-        run = billing_run(as_of=as_of.astimezone(dt.UTC))
-        return Response(BillingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+        """Queue a run billing every due period as of ``as_of`` (default now); idempotent."""
+        now = timezone.now()
+        as_of = validated_data(BillingRunRequestSerializer, request.data).get("as_of") or now
+        run = billing_run_request(as_of=as_of, now=now)
+        try:
+            run_billing.delay(run_id=str(run.pk))
+        except OperationalError as error:  # the broker is down: say so, leave no live-looking run
+            billing_run_fail(run_id=run.pk, error=f"Could not queue the run: {error}",
+                             now=timezone.now())
+            return Response({"detail": "The billing run could not be queued (the task queue "
+                                       "is unavailable); try again later.", "run": str(run.pk)},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(BillingRunSerializer(billing_run_get(run_id=run.pk)).data,
+                        status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": f"/api/v1/billing-runs/{run.pk}"})
 
 
 @extend_schema(responses={200: BillingRunSerializer, **ERROR_RESPONSES, **NOT_FOUND})

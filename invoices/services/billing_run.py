@@ -7,7 +7,9 @@ customers in a handful of queries (usage in one batched call) and saves with bul
 inserts. Exactly one invoice per contract period, also when two runs race: invoices are
 inserted with ON CONFLICT DO NOTHING on the (contract, period_start) constraint and only
 the rows this run inserted get lines. A customer whose rating or saving fails is
-recorded in ``BillingRun.failures``; the other customers are billed.
+recorded in ``BillingRun.failures``; the other customers are billed. So is a customer
+with a contract that has more periods due than ``BILLING_MAX_PERIODS_PER_CONTRACT_RUN``:
+none of its work is rated. Which ``as_of`` a run may have is ``run_queue``'s business.
 
 Drafts are re-rated on every run (unless on hold) and saved only when something changed
 (usage, seats, contract overrides, late usage), so a draft always shows what its period
@@ -51,6 +53,7 @@ from plans.models import Contract
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 5000
+DEFAULT_MAX_PERIODS_PER_CONTRACT_RUN = 36
 REDRAFT_FIELDS = [
     "plan_version", "total", "seat_equivalents", "billed_seats", "usage_snapshot",
     "late_usage_snapshots", "overrides", "rated_at", "updated_at",
@@ -59,6 +62,11 @@ REDRAFT_FIELDS = [
 
 def chunk_size() -> int:
     return max(1, int(getattr(settings, "BILLING_RUN_CHUNK_SIZE", DEFAULT_CHUNK_SIZE)))
+
+
+def max_periods_per_contract() -> int:
+    return max(1, int(getattr(settings, "BILLING_MAX_PERIODS_PER_CONTRACT_RUN",
+                              DEFAULT_MAX_PERIODS_PER_CONTRACT_RUN)))
 
 
 # --- What is due -------------------------------------------------------------------------
@@ -233,11 +241,12 @@ def bill_customers(
     """Rate and save the work of some customers; failures are per customer."""
     outcome = ChunkOutcome()
     errors: dict[int, str] = {}
-    rater = Rater(books=books, scans=scans)
+    rater = Rater(books=books, scans=scans, max_periods=max_periods_per_contract())
     try:
         with cyclic_gc_paused():
             targets, _ = rater.targets(customer_ids, as_of=as_of)
             results: list[CustomerResult] = rater.rate(targets)
+            errors.update(rater.refused)
     except Exception as error:
         if len(customer_ids) == 1:
             logger.exception("billing customer %s failed", customer_ids[0])

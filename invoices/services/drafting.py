@@ -284,13 +284,26 @@ def _seats(customer_ids: Sequence[int], start: dt.datetime, end: dt.datetime):
     return by_customer
 
 
+def too_many_periods(contract: Contract, *, due: int, limit: int) -> str:
+    return (
+        f"PeriodLimitExceeded: contract {contract.pk} has {due} periods due, more than the "
+        f"{limit} one run may bill (BILLING_MAX_PERIODS_PER_CONTRACT_RUN); none were billed. "
+        f"Check its start date ({contract.start_date.isoformat()}), then bill it with a "
+        f"higher limit if it is right."
+    )
+
+
 class Rater:
     """Rates the work of one group of customers."""
 
     def __init__(self, *, books: PriceBooks | None = None,
-                 scans: WindowScans | None = None) -> None:
+                 scans: WindowScans | None = None, max_periods: int | None = None) -> None:
         self.books = books or PriceBooks()
         self.scans = scans
+        # A contract with more periods due than this is refused, not billed: thousands of
+        # drafts from one run mean a wrong start date or as_of, which ops should look at.
+        self.max_periods = max_periods
+        self.refused: dict[int, str] = {}  # customer id → why none of its work was rated
         self._overrides: dict[int, tuple[dict[str, Any], tuple]] = {}
         self._terms_cache: dict[tuple, Terms] = {}
 
@@ -321,9 +334,16 @@ class Rater:
             billable = [c for c in contracts if c.status in BILLABLE_CONTRACTS]
             invoiced = invoiced_periods(c.pk for c in billable)
             for contract in billable:
-                for period in due_periods(contract, cutoff=cutoff, invoiced=invoiced):
+                due = due_periods(contract, cutoff=cutoff, invoiced=invoiced)
+                if self.max_periods is not None and len(due) > self.max_periods:
+                    self.refused[contract.customer_id] = too_many_periods(
+                        contract, due=len(due), limit=self.max_periods)
+                    continue
+                for period in due:
                     targets.append(Target(contract.customer_id, contract, period,
                                           _version_id(contract, period)))
+            # A customer's invoices hang together (late usage): refuse all of its work.
+            targets = [t for t in targets if t.customer_id not in self.refused]
         targets.sort(key=lambda t: (t.customer_id, t.period.start, t.contract.pk))
         return targets, contracts
 

@@ -307,3 +307,26 @@ def test_worked_example_through_the_window_scan_gives_216_80(settings):
     for contract in contracts:
         invoice = Invoice.objects.get(contract=contract)
         assert invoice.total == D("216.80") and invoice.usage_snapshot == {"tasks": "5200"}
+
+
+def test_a_contract_with_more_periods_due_than_the_default_cap_is_refused_not_billed():
+    worked_example(external_id="old", start=dt.date(2023, 7, 1))  # 40 monthly periods due
+    worked_example(external_id="acme")
+
+    run = billing_run(as_of=NOV_1_1AM)
+
+    assert run.status == BillingRun.Status.FAILED and run.invoices_created == 1
+    (failure,) = run.failures
+    assert failure["customer"] == "old"
+    assert failure["error"].startswith("PeriodLimitExceeded: contract ")
+    assert "40 periods due, more than the 36 one run may bill" in failure["error"]
+    assert not Invoice.objects.filter(customer__external_id="old").exists()
+
+
+def test_a_contract_with_exactly_the_cap_of_periods_due_is_billed(settings):
+    settings.BILLING_MAX_PERIODS_PER_CONTRACT_RUN = 6
+    worked_example(start=dt.date(2026, 5, 1))  # May to October
+
+    run = billing_run(as_of=NOV_1_1AM)
+
+    assert run.status == BillingRun.Status.DONE and run.invoices_created == 6

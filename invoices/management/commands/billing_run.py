@@ -1,29 +1,39 @@
 """``python manage.py billing_run [--as-of 2026-11-01T01:00:00Z] [--queue]``
 
 Rates every due period (and re-rates open drafts) and prints the run's summary. Inline by
-default; ``--queue`` hands the chunks to the Celery workers instead.
+default; ``--queue`` records a queued run and hands it to the Celery workers instead.
+Either way ``as_of`` follows the API's rules (``invoices.services.run_queue``): not in
+the future, not before the earliest contract.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from invoices.services import billing_run
+from invoices.services.run_queue import billing_as_of_check, billing_run_request
 
 
-def parse_as_of(value: str | None) -> dt.datetime:
+def parse_as_of(value: str | None, *, now: dt.datetime) -> dt.datetime:
     if not value:
-        return timezone.now()
-    moment = parse_datetime(value)
+        return now
+    try:
+        moment = parse_datetime(value)
+    except ValueError:
+        moment = None
     if moment is None:
         raise CommandError(f"--as-of {value!r} is not an ISO 8601 time (2026-11-01T01:00:00Z).")
     if moment.tzinfo is None:
         raise CommandError("--as-of needs a timezone (e.g. a trailing Z for UTC).")
-    return moment.astimezone(dt.UTC)
+    try:
+        return billing_as_of_check(as_of=moment, now=now)
+    except ValidationError as error:
+        raise CommandError(f"--as-of: {' '.join(error.message_dict['as_of'])}") from None
 
 
 class Command(BaseCommand):
@@ -32,17 +42,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--as-of", help="ISO 8601 time (default: now).")
         parser.add_argument("--queue", action="store_true",
-                            help="Queue one Celery task per chunk of customers and return.")
+                            help="Queue the run for the Celery workers and return.")
 
     def handle(self, *args, as_of=None, queue=False, **options):
-        moment = parse_as_of(as_of)
+        now = timezone.now()
+        moment = parse_as_of(as_of, now=now)
         if queue:
             from invoices.tasks import run_billing
 
-            run_id = run_billing.delay(moment.isoformat())
-            self.stdout.write(f"queued billing run as of {moment.isoformat()} ({run_id})")
+            run = billing_run_request(as_of=moment, now=now)
+            run_billing.delay(run_id=str(run.pk))
+            self.stdout.write(f"queued billing run {run.pk} as of {moment.isoformat()}")
             return
-        run = billing_run(as_of=moment)
+        run = billing_run(as_of=moment, now=now)
         self.stdout.write(
             f"billing run {run.pk} as of {moment.isoformat()}: {run.status}\n"
             f"  periods due: {run.periods_due}\n"
