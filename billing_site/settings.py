@@ -149,7 +149,8 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI billing API",
-    "DESCRIPTION": "Customers, seats, plans, contracts, usage events and invoices.",
+    # The docs' opening page: authentication, the error shape, values, pagination.
+    "DESCRIPTION": (BASE_DIR / "docs" / "api-intro.md").read_text(encoding="utf-8"),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
