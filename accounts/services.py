@@ -55,6 +55,14 @@ def customer_update(*, customer: Customer, **changes: Any) -> Customer:
             raise ValidationError(
                 {"currency": ["The currency cannot change once the customer has a contract."]}
             )
+    if "stripe_customer_id" in changes:
+        # Set once: invoices already synced belong to that Stripe customer (migration
+        # invoices 0005 enforces this in PostgreSQL too).
+        stored = Customer.objects.values_list("stripe_customer_id", flat=True).get(pk=customer.pk)
+        if stored and changes["stripe_customer_id"] != stored:
+            raise ValidationError({"stripe_customer_id": [
+                f"stripe_customer_id is already {stored!r} and is set once; it cannot change."
+            ]})
     for name, value in changes.items():
         setattr(customer, name, value)
     customer.full_clean(validate_unique=False)

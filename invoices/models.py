@@ -26,6 +26,76 @@ ALLOWED_TRANSITIONS = {"finalized": frozenset({"paid", "void"})}
 LINE_MUTABLE_AFTER_FINALIZE = frozenset({"stripe_invoice_item_id"})
 
 
+# The status and its timestamps agree, as lifecycle.py writes them, on every database: a
+# raw UPDATE cannot make an invoice paid and void at once, or a numberless "finalized".
+# A draft voided before finalizing has neither number nor finalized_at; one voided
+# after finalizing keeps both.
+_NUMBERED = Q(number__isnull=False, finalized_at__isnull=False)
+_UNNUMBERED = Q(number__isnull=True, finalized_at__isnull=True)
+STATUS_CONSTRAINTS = (
+    models.CheckConstraint(
+        condition=Q(status__in=["draft", "finalized", "paid", "void"]),
+        name="invoice_status_known",
+        violation_error_message="Unknown invoice status.",
+    ),
+    models.CheckConstraint(
+        condition=Q(paid_at__isnull=True) | Q(voided_at__isnull=True),
+        name="invoice_never_paid_and_void",
+        violation_error_message="An invoice cannot be both paid and void.",
+    ),
+    models.CheckConstraint(
+        condition=~Q(status="draft")
+        | (_UNNUMBERED & Q(paid_at__isnull=True, voided_at__isnull=True)),
+        name="invoice_draft_unnumbered",
+        violation_error_message="A draft has no number, finalized_at, paid_at or voided_at.",
+    ),
+    models.CheckConstraint(
+        condition=~Q(status__in=["finalized", "paid"]) | _NUMBERED,
+        name="invoice_finalized_numbered",
+        violation_error_message="A finalized or paid invoice has a number and finalized_at.",
+    ),
+    models.CheckConstraint(
+        condition=~Q(status="void") | _NUMBERED | _UNNUMBERED,
+        name="invoice_void_numbered_iff_finalized",
+        violation_error_message="A void invoice has both number and finalized_at, or neither.",
+    ),
+    models.CheckConstraint(
+        condition=Q(status="paid", paid_at__isnull=False)
+        | (~Q(status="paid") & Q(paid_at__isnull=True)),
+        name="invoice_paid_at_iff_paid",
+        violation_error_message="paid_at is set exactly when the invoice is paid.",
+    ),
+    models.CheckConstraint(
+        condition=Q(status="void", voided_at__isnull=False)
+        | (~Q(status="void") & Q(voided_at__isnull=True)),
+        name="invoice_voided_at_iff_void",
+        violation_error_message="voided_at is set exactly when the invoice is void.",
+    ),
+)
+
+
+class StripeIdWriteOnceError(ValidationError):
+    """A Stripe id, once stored, names the remote object for good: re-pointing it would
+    orphan the Stripe copy (and its payments). Migration 0005 enforces it in PostgreSQL."""
+
+    def __init__(self, field: str, stored: str):
+        super().__init__({field: [
+            f"{field} is already {stored!r} and is set once; it cannot change."
+        ]})
+
+
+def check_write_once(field: str, stored: str, new: str) -> None:
+    if stored and new != stored:
+        raise StripeIdWriteOnceError(field, stored)
+
+
+def _refuse_rewrites(queryset: models.QuerySet, field: str, new) -> None:
+    stored = (queryset.exclude(**{field: ""}).exclude(**{field: new}).order_by()
+              .values_list(field, flat=True).first())
+    if stored is not None:
+        raise StripeIdWriteOnceError(field, stored)
+
+
 class InvoiceImmutableError(ValidationError):
     """Raised by the model layer when something tries to change a non-draft invoice."""
 
@@ -43,6 +113,8 @@ def _transition_allowed(old: str, new: str) -> bool:
 class InvoiceQuerySet(models.QuerySet):
     def update(self, **kwargs):
         # Model-layer twin of the PostgreSQL trigger, so SQLite and every ORM path agree.
+        if "stripe_invoice_id" in kwargs:
+            _refuse_rewrites(self, "stripe_invoice_id", kwargs["stripe_invoice_id"])
         frozen = self.exclude(status=DRAFT)
         if set(kwargs) - MUTABLE_AFTER_FINALIZE and frozen.exists():
             raise InvoiceImmutableError()
@@ -130,6 +202,7 @@ class Invoice(models.Model):
                 fields=["currency", "number"], condition=Q(number__isnull=False),
                 name="invoice_number_unique_per_currency",
             ),
+            *STATUS_CONSTRAINTS,
         ]
 
     def __str__(self) -> str:
@@ -149,7 +222,12 @@ class Invoice(models.Model):
             else [self._meta.get_field(n).attname for n in update_fields]
         )
         stored = Invoice.objects.filter(pk=self.pk).values(*names, "status").first()
-        if stored is None or stored["status"] == DRAFT:
+        if stored is None:
+            return
+        if "stripe_invoice_id" in stored:
+            check_write_once("stripe_invoice_id", stored["stripe_invoice_id"],
+                             self.stripe_invoice_id)
+        if stored["status"] == DRAFT:
             return
         if not _transition_allowed(stored["status"], self.status):
             raise InvoiceImmutableError(f"A {stored['status']} invoice cannot become {self.status}.")
@@ -181,6 +259,8 @@ def _ensure_drafts(invoice_ids) -> None:
 
 class InvoiceLineQuerySet(models.QuerySet):
     def update(self, **kwargs):
+        if "stripe_invoice_item_id" in kwargs:
+            _refuse_rewrites(self, "stripe_invoice_item_id", kwargs["stripe_invoice_item_id"])
         if set(kwargs) - LINE_MUTABLE_AFTER_FINALIZE:
             if self.exclude(invoice__status=DRAFT).exists():
                 raise InvoiceImmutableError(
@@ -203,6 +283,12 @@ class InvoiceLineQuerySet(models.QuerySet):
 
     def bulk_update(self, objs, fields, *args, **kwargs):
         objs = list(objs)
+        if "stripe_invoice_item_id" in fields:
+            stored = dict(InvoiceLine.objects.filter(pk__in=[obj.pk for obj in objs])
+                          .values_list("pk", "stripe_invoice_item_id"))
+            for obj in objs:
+                check_write_once("stripe_invoice_item_id", stored.get(obj.pk, ""),
+                                 obj.stripe_invoice_item_id)
         if set(fields) - LINE_MUTABLE_AFTER_FINALIZE:
             _ensure_drafts({obj.invoice_id for obj in objs})
         return super().bulk_update(objs, fields, *args, **kwargs)
@@ -250,9 +336,15 @@ class InvoiceLine(models.Model):
         update_fields = kwargs.get("update_fields")
         if self._state.adding:
             _ensure_drafts([self.invoice_id])
-        elif update_fields is None or set(update_fields) - LINE_MUTABLE_AFTER_FINALIZE:
-            stored = InvoiceLine.objects.filter(pk=self.pk).values_list("invoice_id", flat=True)
-            _ensure_drafts([self.invoice_id, *stored])
+        else:
+            stored = InvoiceLine.objects.filter(pk=self.pk).values(
+                "invoice_id", "stripe_invoice_item_id").first() or {}
+            if update_fields is None or "stripe_invoice_item_id" in update_fields:
+                check_write_once("stripe_invoice_item_id",
+                                 stored.get("stripe_invoice_item_id", ""),
+                                 self.stripe_invoice_item_id)
+            if update_fields is None or set(update_fields) - LINE_MUTABLE_AFTER_FINALIZE:
+                _ensure_drafts([self.invoice_id, stored.get("invoice_id")])
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -76,12 +76,16 @@ def make_invoice(db) -> Callable[..., Invoice]:
         total = sum((Decimal(a) for a in amounts), Decimal(0))
         number = f"{currency}-{n:06d}-{str(invoice.pk)[:4]}"
         changes = {"total": total, "stripe_state": stripe_state}
+        finalized_at = finalized_at or dt.datetime(2026, 11, 1, 2, tzinfo=dt.UTC)
         if status != Invoice.Status.DRAFT:
             changes.update(status=Invoice.Status.FINALIZED, number=number,
-                           finalized_at=finalized_at or dt.datetime(2026, 11, 1, 2, tzinfo=dt.UTC))
+                           finalized_at=finalized_at)
         Invoice.objects.filter(pk=invoice.pk).update(**changes)
-        if status not in (Invoice.Status.DRAFT, Invoice.Status.FINALIZED):
-            Invoice.objects.filter(pk=invoice.pk).update(status=status)
+        # Paid and void carry their timestamp (the invoice_*_iff_* CHECK constraints).
+        moved_on = {Invoice.Status.PAID: "paid_at", Invoice.Status.VOID: "voided_at"}
+        if status in moved_on:
+            Invoice.objects.filter(pk=invoice.pk).update(
+                status=status, **{moved_on[status]: finalized_at + dt.timedelta(days=1)})
         return Invoice.objects.get(pk=invoice.pk)
 
     return build
