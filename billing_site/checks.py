@@ -1,9 +1,12 @@
-"""A system check that refuses a production start with unsafe settings."""
+"""System checks: one refuses a production start with unsafe settings; one warns (on
+``check --deploy --database default``) when the app's database role could undo the
+database's own guards."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.db import connections
 
 INSECURE_PREFIXES = ("django-insecure", "test-only", "change-me", "dev")
 
@@ -43,4 +46,60 @@ def production_settings_are_safe(app_configs, **kwargs):
                 id="billing.W001",
             )
         )
+    return problems
+
+
+ROLE_HINT = (
+    "Migrate as an owner role and run the app as a role that is neither superuser nor a "
+    "member of the owner: docs/operations.md, 'Least-privilege database role'."
+)
+
+# session_user, not current_user: a login that may SET ROLE (or RESET ROLE back) to a
+# superuser or to the tables' owner has that role's powers whatever role it assumed.
+# pg_has_role(..., 'MEMBER') is also true for a superuser, hence the superuser case first.
+ROLE_SQL = """
+SELECT
+    EXISTS (SELECT 1 FROM pg_roles WHERE rolsuper AND pg_has_role(session_user, oid, 'MEMBER')),
+    session_user,
+    ARRAY(
+        SELECT DISTINCT tableowner::text FROM pg_tables
+        WHERE schemaname = ANY (current_schemas(false)) AND tablename = ANY (%s)
+          AND pg_has_role(session_user, tableowner, 'MEMBER')
+        ORDER BY 1
+    )
+"""
+
+
+def database_role_problems(connection) -> list[Warning]:
+    """Why ``connection``'s role could disable the triggers that keep invoices immutable."""
+    tables = connection.introspection.django_table_names(only_existing=False)
+    with connection.cursor() as cursor:
+        cursor.execute(ROLE_SQL, [tables])
+        superuser, login, owners = cursor.fetchone()
+    if superuser:
+        return [Warning(
+            f"The app connects to PostgreSQL ({connection.alias}) as {login}, a superuser "
+            "(or a member of one): it can disable the triggers that keep finalized "
+            "invoices immutable.",
+            hint=ROLE_HINT, id="billing.W002",
+        )]
+    if owners:
+        return [Warning(
+            f"The app connects to PostgreSQL ({connection.alias}) as {login}, which is "
+            f"(or is a member of) {', '.join(owners)}, the owner of its tables: it can "
+            "disable the triggers and drop the constraints that guard invoices.",
+            hint=ROLE_HINT, id="billing.W003",
+        )]
+    return []
+
+
+@register(Tags.database, Tags.security, deploy=True)
+def database_role_is_least_privilege(app_configs, databases=None, **kwargs):
+    # Django passes the aliases only to `check --database ALIAS` and `migrate`; without
+    # them a check must not touch the database (plain `check` runs with none reachable).
+    problems = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            problems.extend(database_role_problems(connection))
     return problems
