@@ -10,6 +10,8 @@ from accounts.models import ApiKey, Customer, Seat
 
 
 def customer_get(*, external_id: str) -> Customer | None:
+    if "\x00" in external_id:  # names no customer; PostgreSQL refuses it as a parameter (a 500)
+        return None
     return Customer.objects.filter(external_id=external_id).first()
 
 

@@ -15,12 +15,20 @@ customers, one for the metrics that constrain its event types, one for provider 
 
 Validation reads run before the write transaction on purpose: the transaction then only
 spans the write, and a rejected event never holds a lock.
+
+Nothing a client sends reaches a query unchecked: a customer or event type that is not
+text PostgreSQL can store (NUL, a lone surrogate, longer than its column) is rejected
+before the lookups, timestamps are bounded to the years 1970–2200 and converted to UTC
+(PostgreSQL does not read every offset Python does, e.g. ``+05:30:15.123456``), and
+properties must be storable jsonb. Should a write fail anyway, the writer stores the
+batch one event at a time (usage/ingest_write.py) so the good events are kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,9 +36,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from accounts.bounds import EARLIEST_MOMENT, END_OF_RANGE, MAX_YEAR, MIN_YEAR, YEAR_RANGE_MESSAGE
 from accounts.models import Customer
 from plans.models import Metric
-from usage.ingest_write import Row, write_rows
+from usage.ingest_write import Row, write_batch
 from usage.models import Event
 from usage.pricing import MAX_COST, PriceBook, cost_for, load_price_book
 
@@ -45,11 +54,13 @@ MAX_TRANSACTION_ID = _max_length["transaction_id"]
 MAX_EVENT_TYPE = _max_length["event_type"]
 MAX_MODEL = _max_length["model"]
 MAX_SEAT = _max_length["seat"]
+MAX_CUSTOMER = Customer._meta.get_field("external_id").max_length
 
 # Aggregated properties and token counts above this are refused: rollups and provider
 # cost are fixed-precision columns, and no real event carries a quadrillion units.
 MAX_QUANTITY = 10**15
 REQUIRED = "This field is required."
+UNSTORABLE = "This event could not be stored; it was logged for the operators."
 
 # allow_nan=False: "1e999" parses to inf, which jsonb cannot store.
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -89,16 +100,33 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_body(body: bytes) -> list[Any]:
-    """The events of a request body: one event object, or ``{"events": [...]}``."""
+def _int_or_infinity(text: str) -> int | float:
+    # Infinity is refused per event (by the jsonb check, or as a quantity over 1e15).
+    return int(text) if len(text.lstrip("-")) <= sys.get_int_max_str_digits() else float("inf")
+
+
+def _loads(body: bytes) -> Any:
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        return json.loads(body, parse_constant=_reject_constant)
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):
+            raise
+    # Valid JSON with an integer too long for Python to read: parse again (slower, only
+    # here) so that only the event carrying it is rejected, not the whole batch.
+    return json.loads(body, parse_constant=_reject_constant, parse_int=_int_or_infinity)
+
+
+def parse_body(body: bytes) -> tuple[list[Any], bool]:
+    """The events of a request body (one event object, or ``{"events": [...]}``) and
+    whether it was a single event."""
+    try:
+        data = _loads(body)
     except (ValueError, RecursionError) as exc:
         raise BodyError(400, "body", f"The body is not valid JSON: {exc}.") from None
     if not isinstance(data, dict):
         raise BodyError(400, "body", 'Send one event object or {"events": [...]}.')
     if "events" not in data:
-        return [data]
+        return [data], True
     events = data["events"]
     if not isinstance(events, list):
         raise BodyError(400, "events", "events must be a list of event objects.")
@@ -106,7 +134,7 @@ def parse_body(body: bytes) -> list[Any]:
         raise BodyError(413, "events", (
             f"A request carries at most {MAX_EVENTS_PER_REQUEST:,} events; this one has "
             f"{len(events):,}. Send them in smaller batches."))
-    return events
+    return events, False
 
 
 # ---------------------------------------------------------------------------- validation
@@ -188,11 +216,17 @@ class _Validator:
                 if type(event_type) is str:
                     event_types.add(event_type)
                     has_ai = has_ai or event_type == AI_CALL
-        self.customers = _customers(sorted(refs)) if refs else {}
-        self.numeric = _numeric_fields(sorted(event_types)) if event_types else {}
+        # Only text the columns can hold is looked up: PostgreSQL refuses a NUL or a lone
+        # surrogate in a query parameter, which would fail the whole batch.
+        refs = sorted(r for r in refs if _text_error(r, MAX_CUSTOMER) is None)
+        event_types = sorted(e for e in event_types if _text_error(e, MAX_EVENT_TYPE) is None)
+        self.customers = _customers(refs) if refs else {}
+        self.numeric = _numeric_fields(event_types) if event_types else {}
         self.price_book: PriceBook | None = load_price_book() if has_ai else None
-        self.latest = now + dt.timedelta(seconds=settings.USAGE_FUTURE_TOLERANCE_SECONDS)
-        self.earliest = now - dt.timedelta(days=settings.USAGE_BACKFILL_DAYS)
+        self.latest = min(now + dt.timedelta(seconds=settings.USAGE_FUTURE_TOLERANCE_SECONDS),
+                          END_OF_RANGE - dt.timedelta(microseconds=1))
+        self.earliest = max(now - dt.timedelta(days=settings.USAGE_BACKFILL_DAYS),
+                            EARLIEST_MOMENT)
 
     def check(self, raw: Any) -> tuple[Row | None, dict[str, list[str]] | None]:
         if type(raw) is not dict:
@@ -211,6 +245,8 @@ class _Validator:
                 errors["customer"] = [REQUIRED]
             elif type(ref) is not str:
                 errors["customer"] = ["Must be the customer's external_id (a string)."]
+            elif (message := _text_error(ref, MAX_CUSTOMER)) is not None:
+                errors["customer"] = [message]
             else:
                 errors["customer"] = [f"No customer has external_id {ref[:200]!r}."]
         elif customer[1]:
@@ -252,7 +288,8 @@ class _Validator:
             props_json, storable = "", False
         if not storable:
             return None, {"properties": ["Must hold storable JSON: no NUL characters "
-                                         "(\\u0000), unpaired surrogates or infinite numbers."]}
+                                         "(\\u0000), unpaired surrogates, or numbers that "
+                                         "are infinite or too long to read."]}
         cost, unpriced = None, False
         if event_type == AI_CALL:
             provider = props.get("provider")
@@ -270,14 +307,25 @@ class _Validator:
             errors["timestamp"] = [REQUIRED]
             return None
         try:
-            # Python 3.11's fromisoformat reads the ISO 8601 forms clients send, "Z" included.
+            # Python 3.11's fromisoformat reads the ISO 8601 forms clients send, "Z" included,
+            # but stops reading at a NUL: "2026-11-15\x00junk" would pass.
+            if "\x00" in stamp:
+                raise ValueError(stamp)
             timestamp = dt.datetime.fromisoformat(stamp)
         except (TypeError, ValueError):
             errors["timestamp"] = [f"Must be an ISO 8601 date-time such as "
                                    f"2026-10-05T12:00:00Z; got {stamp!r:.60}."]
             return None
-        if timestamp.tzinfo is None:
+        if not MIN_YEAR <= timestamp.year <= MAX_YEAR:
+            errors["timestamp"] = [f"{YEAR_RANGE_MESSAGE} Got {timestamp.year}."]
+            return None
+        tz = timestamp.tzinfo
+        if tz is None:
             timestamp = timestamp.replace(tzinfo=dt.UTC)  # times without an offset are UTC
+        elif tz is not dt.UTC:
+            # Stored (and sent to COPY) in UTC: PostgreSQL reads no offset with a fraction
+            # of a second and none beyond ±15:59:59. Within 1970–2200 this cannot overflow.
+            timestamp = timestamp.astimezone(dt.UTC)
         if timestamp > self.latest:
             errors["timestamp"] = [
                 f"More than {settings.USAGE_FUTURE_TOLERANCE_SECONDS} seconds in the future "
@@ -292,6 +340,7 @@ class _Validator:
 @dataclass
 class ValidatedBatch:
     rows: list[Row]
+    indexes: list[int]  # each row's position in the request
     rejected: list[dict[str, Any]]
     duplicates: int  # copies of an earlier event of the same batch
 
@@ -300,6 +349,7 @@ def validate_events(events: Sequence[Any], *, now: dt.datetime) -> ValidatedBatc
     validator = _Validator(events, now=now)
     check = validator.check
     rows: list[Row] = []
+    indexes: list[int] = []
     rejected: list[dict[str, Any]] = []
     seen: set[tuple[int, str]] = set()
     duplicates = 0
@@ -314,7 +364,8 @@ def validate_events(events: Sequence[Any], *, now: dt.datetime) -> ValidatedBatc
             continue
         seen.add(key)
         rows.append(row)
-    return ValidatedBatch(rows, rejected, duplicates)
+        indexes.append(index)
+    return ValidatedBatch(rows, indexes, rejected, duplicates)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -328,7 +379,13 @@ def ingest_events(*, events: Sequence[Any], now: dt.datetime,
     """
     batch = validate_events(events, now=now)
     received_at = now if received_at is None else received_at
-    inserted = write_rows(rows=batch.rows, received_at=received_at) if batch.rows else 0
+    inserted, failed = write_batch(rows=batch.rows, received_at=received_at) \
+        if batch.rows else (0, [])
+    rejected = batch.rejected
+    if failed:
+        rejected = sorted([*rejected, *({"index": batch.indexes[position], "errors": {
+            "non_field_errors": [UNSTORABLE]}} for position in failed)],
+            key=lambda entry: entry["index"])
     return IngestResult(accepted=inserted,
-                        duplicates=batch.duplicates + len(batch.rows) - inserted,
-                        rejected=batch.rejected)
+                        duplicates=batch.duplicates + len(batch.rows) - len(failed) - inserted,
+                        rejected=rejected)

@@ -14,15 +14,23 @@ unique index makes the second writer wait for the first and then fail (1) or ski
 
 Elsewhere (SQLite, the embedded demo): read the existing keys and ``bulk_create`` the rest
 in one write transaction.
+
+Validation (usage/ingest.py) makes sure no row can make the write fail. Should one do so
+anyway (a gap in validation, a customer deleted meanwhile), :func:`write_batch` logs it and
+stores the batch one event at a time, so the good events are kept and only the failing
+ones are reported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import weakref
 from collections.abc import Sequence
 from decimal import Decimal
 
+import psycopg
+from django import db
 from django.db import connection, transaction
 from psycopg import errors as psycopg_errors
 
@@ -31,6 +39,35 @@ from usage.models import Event
 # A validated event: (customer_id, transaction_id, event_type, timestamp, properties,
 # properties_json, model, seat, provider_cost | None, unpriced).
 Row = tuple
+
+logger = logging.getLogger(__name__)
+
+# What one bad row can cause: a value PostgreSQL refuses (DataError, a program limit such as
+# a too deeply nested jsonb), a constraint (a customer deleted since validation), or text
+# psycopg cannot encode (ValueError). Not caught: the database being unreachable
+# (OperationalError, InterfaceError), where every event would fail alike and the client
+# must retry the batch.
+_ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, psycopg_errors.ProgramLimitExceeded,
+               db.DataError, db.IntegrityError, ValueError)
+
+
+def write_batch(*, rows: Sequence[Row], received_at: dt.datetime) -> tuple[int, list[int]]:
+    """Store rows whose key is new: how many were inserted, and the positions (in ``rows``)
+    of those that could not be stored at all."""
+    try:
+        return write_rows(rows=rows, received_at=received_at), []
+    except _ROW_ERRORS:
+        logger.exception("writing a batch of %d usage events failed; storing them one at a "
+                         "time", len(rows))
+    inserted, failed = 0, []
+    for position, row in enumerate(rows):
+        try:
+            inserted += write_rows(rows=[row], received_at=received_at)
+        except _ROW_ERRORS as exc:
+            logger.error("usage event (customer_id=%s, transaction_id=%.80r) could not be "
+                         "stored: %s", row[0], row[1], exc)
+            failed.append(position)
+    return inserted, failed
 
 
 def write_rows(*, rows: Sequence[Row], received_at: dt.datetime) -> int:

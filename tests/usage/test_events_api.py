@@ -48,11 +48,14 @@ def test_single_event_answers_the_batch_shape(ingest_api, acme):
     assert Event.objects.get().received_at == NOW
 
 
-def test_rejected_single_event_is_a_200_naming_the_field(ingest_api, acme):
+def test_rejected_single_event_is_a_400_naming_the_field_in_the_batch_shape(ingest_api, acme):
     response = post(ingest_api, event(customer="nobody"))
-    assert response.status_code == 200
-    assert response.json() == {"accepted": 0, "duplicates": 0, "rejected": [
-        {"index": 0, "errors": {"customer": ["No customer has external_id 'nobody'."]}}]}
+    assert response.status_code == 400
+    errors = {"customer": ["No customer has external_id 'nobody'."]}
+    assert response.json() == {
+        "detail": "The event was rejected: customer: No customer has external_id 'nobody'.",
+        "errors": errors, "accepted": 0, "duplicates": 0,
+        "rejected": [{"index": 0, "errors": errors}]}
 
 
 def test_batch_reports_accepted_duplicates_and_rejected_by_index(ingest_api, acme):

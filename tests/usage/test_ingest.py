@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from plans.models import Metric
 from tests.factories import CustomerFactory, MetricFactory, ModelPriceFactory
-from usage.ingest import ingest_events, write_rows
+from usage.ingest import ingest_events
+from usage.ingest_write import write_rows
 from usage.models import Event
 
 NOW = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC)

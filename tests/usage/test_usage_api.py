@@ -114,3 +114,36 @@ def test_usage_is_in_the_openapi_schema(api):
     assert response.status_code == 200
     operation = response.json()["paths"]["/api/v1/customers/{external_id}/usage"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"start", "end", "external_id"}
+
+
+def test_usage_answers_on_the_trailing_slash_twin_too(api, acme):
+    query = "?start=2026-10-05T00:00:00Z&end=2026-10-06T00:00:00Z"
+    response = api.get(f"/api/v1/customers/acme/usage/{query}")
+    assert response.status_code == 200
+    assert response.json()["metrics"][0]["value"] == "3"
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"start": "0613-04-20T04:07:40Z", "end": "2026-10-06T00:00:00Z"}, "start"),
+    ({"start": "2200-12-31T00:00:00Z", "end": "2201-01-02T00:00:00Z"}, "end"),
+    ({"start": "9999-12-31T23:59:59-23:59", "end": "2026-10-06T00:00:00Z"}, "start"),
+    ({"start": "2026-10-05T00:00:00Z%00", "end": "2026-10-06T00:00:00Z"}, "start"),
+])
+def test_usage_range_outside_the_years_1970_to_2200_is_a_400_naming_the_field(
+        api, acme, query, field):
+    response = api.get(url(**query))
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
+
+
+def test_usage_offsets_are_normalised_to_utc(api, acme):
+    response = api.get(url(start="2026-10-05T05:30:15.5%2B05:30:15.5",
+                           end="2026-10-05T14:00:00-20:00"))
+    assert response.status_code == 200
+    assert (response.json()["start"], response.json()["end"]) == (
+        "2026-10-05T00:00:00Z", "2026-10-06T10:00:00Z")
+
+
+def test_usage_of_a_customer_id_with_a_nul_is_a_404_not_a_500(api, acme):
+    response = api.get(url("ac%00me", start="2026-10-05T00:00:00Z", end="2026-10-06T00:00:00Z"))
+    assert response.status_code == 404

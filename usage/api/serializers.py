@@ -38,3 +38,14 @@ class IngestResultSerializer(serializers.Serializer):
     duplicates = serializers.IntegerField(
         help_text="Events whose transaction_id was already stored (or repeated in the batch).")
     rejected = RejectedEventSerializer(many=True)
+
+
+class RejectedSingleEventSerializer(IngestResultSerializer):
+    """A single event (not a batch) that was rejected, or a body that is not JSON of the
+    right shape (then only ``detail`` and ``errors``)."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    accepted = serializers.IntegerField(required=False)
+    duplicates = serializers.IntegerField(required=False)
+    rejected = RejectedEventSerializer(many=True, required=False)

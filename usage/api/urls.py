@@ -1,8 +1,7 @@
-from django.urls import path
-
+from accounts.api.urls import api_path
 from usage.api.views import CustomerUsageView, EventIngestView
 
 urlpatterns = [
-    path("events", EventIngestView.as_view(), name="events-ingest"),
-    path("customers/<str:external_id>/usage", CustomerUsageView.as_view(), name="customer-usage"),
+    *api_path("events", EventIngestView, "events-ingest"),
+    *api_path("customers/<str:external_id>/usage", CustomerUsageView, "customer-usage"),
 ]

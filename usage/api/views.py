@@ -20,10 +20,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.auth import HasIngestScope
+from accounts.api.fields import BoundedDateTimeField
 from accounts.selectors import customer_get
 from plans.models import Metric
 from usage.aggregation import decimal_text
-from usage.api.serializers import EventBatchSerializer, EventSerializer, IngestResultSerializer
+from usage.api.serializers import (
+    EventBatchSerializer,
+    EventSerializer,
+    IngestResultSerializer,
+    RejectedSingleEventSerializer,
+)
 from usage.ingest import MAX_BODY_BYTES, BodyError, ingest_events, parse_body
 from usage.selectors import usage_breakdown, usage_totals
 
@@ -43,7 +49,7 @@ class EventIngestView(APIView):
         request=PolymorphicProxySerializer(
             component_name="EventOrBatch", serializers=[EventSerializer, EventBatchSerializer],
             resource_type_field_name=None),
-        responses={200: IngestResultSerializer},
+        responses={200: IngestResultSerializer, 400: RejectedSingleEventSerializer},
         description="One event, or {\"events\": [...]} of up to 1,000 (body up to 1 MB; more "
                     "is a 413). Each bad event is reported by index; the good ones are kept. "
                     "Ingest- or admin-scope key.",
@@ -58,14 +64,25 @@ class EventIngestView(APIView):
             return _error(413, "body", too_big)
         try:
             body = request.body
-            events = parse_body(body)
+            events, single = parse_body(body)
         except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE set below our limit
             return _error(413, "body", too_big)
         except BodyError as exc:
             detail = "Invalid input." if exc.status == 400 else exc.message
             return _error(exc.status, exc.field, exc.message, detail=detail)
         result = ingest_events(events=events, now=timezone.now())
+        if single and result.rejected:
+            return _rejected_single(result.as_dict())
         return Response(result.as_dict())
+
+
+def _rejected_single(answer: dict) -> Response:
+    # A batch with rejections is a 200 (its good events were kept); a lone event that was
+    # rejected is a plain bad request, in the batch's shape plus the project's error keys.
+    errors = answer["rejected"][0]["errors"]
+    reasons = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
+    return Response({"detail": f"The event was rejected: {reasons}", "errors": errors,
+                     **answer}, status=400)
 
 
 # --------------------------------------------------------------- GET /customers/{id}/usage
@@ -74,8 +91,10 @@ MAX_USAGE_RANGE_DAYS = 400
 
 
 class UsageQuerySerializer(serializers.Serializer):
-    start = serializers.DateTimeField(help_text="ISO 8601, inclusive; without an offset it is UTC.")
-    end = serializers.DateTimeField(help_text="ISO 8601, exclusive; at most 400 days after start.")
+    start = BoundedDateTimeField(
+        help_text="ISO 8601, inclusive; without an offset it is UTC. Years 1970–2200.")
+    end = BoundedDateTimeField(
+        help_text="ISO 8601, exclusive; at most 400 days after start. Years 1970–2200.")
 
     def validate(self, attrs):
         start, end = attrs["start"], attrs["end"]
