@@ -59,6 +59,63 @@ class EventFailed(Exception):
 
 # --------------------------------------------------------------------------- receive
 
+NOT_AN_EVENT = "The body is not a Stripe event"
+_ID_LENGTH = StripeEvent._meta.get_field("stripe_id").max_length
+_TYPE_LENGTH = StripeEvent._meta.get_field("type").max_length
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _stripe_event(text: str) -> dict[str, Any]:
+    """The signed body as a Stripe event object, or :class:`WebhookRejected` saying why.
+
+    Beyond the shape, the whole payload must be storable as jsonb: PostgreSQL refuses NUL
+    characters, unpaired surrogates and NaN anywhere in it.
+    """
+    try:
+        body = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise WebhookRejected(f"{NOT_AN_EVENT}: it is not valid JSON ({exc}).") from None
+    if not isinstance(body, dict):
+        raise WebhookRejected(f"{NOT_AN_EVENT}: expected a JSON object with id, type and "
+                              f"data.object, got a JSON {type(body).__name__}.")
+    for name, limit in (("id", _ID_LENGTH), ("type", _TYPE_LENGTH)):
+        value = body.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise WebhookRejected(f"{NOT_AN_EVENT}: {name} must be a non-empty string.")
+        if len(value) > limit:
+            raise WebhookRejected(f"{NOT_AN_EVENT}: {name} is longer than {limit} characters.")
+    data = body.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise WebhookRejected(f"{NOT_AN_EVENT}: data.object must be a JSON object.")
+    try:
+        storable = _storable(body)
+    except RecursionError:
+        raise WebhookRejected(f"{NOT_AN_EVENT}: it is nested too deeply.") from None
+    if not storable:
+        raise WebhookRejected(f"{NOT_AN_EVENT}: it holds NUL characters (\\u0000) or "
+                              "unpaired surrogates, which cannot be stored.")
+    return body
+
+
+def _storable(value: Any) -> bool:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
 
 @transaction.atomic
 def stripe_webhook_receive(*, payload: bytes, signature: str | None,
@@ -71,17 +128,20 @@ def stripe_webhook_receive(*, payload: bytes, signature: str | None,
             "Stripe webhooks are not configured: STRIPE_WEBHOOK_SECRET is not set."
         )
     try:
-        stripe.Webhook.construct_event(payload, signature, secret)
-        body = json.loads(payload)
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebhookRejected(f"{NOT_AN_EVENT}: it is not UTF-8 text.") from None
+    try:
+        stripe.WebhookSignature.verify_header(text, signature, secret,
+                                              stripe.Webhook.DEFAULT_TOLERANCE)
     except stripe.SignatureVerificationError as exc:
         raise WebhookRejected(f"Invalid Stripe signature: {exc.user_message or exc}") from exc
-    except ValueError as exc:  # includes JSON and UTF-8 decoding errors
-        raise WebhookRejected("The body is not a Stripe event.") from exc
-    if not isinstance(body, dict) or not body.get("id") or not body.get("type"):
-        raise WebhookRejected("The body is not a Stripe event.")
+    # Parsed here rather than by stripe.Webhook.construct_event, which assumes a JSON
+    # object and fails with a TypeError on a signed "[1]".
+    body = _stripe_event(text)
     event, created = StripeEvent.objects.get_or_create(
-        stripe_id=str(body["id"]),
-        defaults={"type": str(body["type"])[:128], "payload": body, "received_at": now},
+        stripe_id=body["id"],
+        defaults={"type": body["type"], "payload": body, "received_at": now},
     )
     if created:
         transaction.on_commit(lambda: _enqueue(event.pk))

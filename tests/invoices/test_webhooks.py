@@ -6,6 +6,8 @@ pushed the invoice there, so they have the shape (and metadata) Stripe would sen
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import importlib
 import json
 import time
@@ -209,6 +211,56 @@ def test_signed_garbage_is_rejected(deliver, stripe_settings):
 
     assert response.status_code == 400
     assert not StripeEvent.objects.exists()
+
+
+def _signed(web, body: bytes):
+    # The signature covers the raw bytes, as Stripe's does (it signs "<t>.<body>").
+    timestamp = int(time.time())
+    digest = hmac.new(WEBHOOK_SECRET.encode(), b"%d." % timestamp + body,
+                      hashlib.sha256).hexdigest()
+    return web.post(URL, data=body, content_type="application/json",
+                    HTTP_STRIPE_SIGNATURE=f"t={timestamp},v1={digest}")
+
+
+_NOT_EVENTS = {
+    "list": b"[1]",
+    "string": b'"x"',
+    "number": b"42",
+    "null": b"null",
+    "empty object": b"{}",
+    "no id": b'{"type": "invoice.paid", "data": {"object": {}}}',
+    "no type": b'{"id": "evt_1", "data": {"object": {}}}',
+    "no data": b'{"id": "evt_1", "type": "invoice.paid"}',
+    "data not an object": b'{"id": "evt_1", "type": "invoice.paid", "data": [1]}',
+    "no data.object": b'{"id": "evt_1", "type": "invoice.paid", "data": {}}',
+    "data.object a string": b'{"id": "evt_1", "type": "invoice.paid", "data": {"object": "x"}}',
+    "id a number": b'{"id": 1, "type": "invoice.paid", "data": {"object": {}}}',
+    "type a list": b'{"id": "evt_1", "type": ["invoice.paid"], "data": {"object": {}}}',
+    "id too long": b'{"id": "' + b"e" * 300 + b'", "type": "x", "data": {"object": {}}}',
+    "NUL in id": b'{"id": "evt_\\u0000", "type": "x", "data": {"object": {}}}',
+    "NUL deep inside": b'{"id": "evt_1", "type": "x", "data": {"object": {"a": ["\\u0000"]}}}',
+    "lone surrogate": b'{"id": "evt_1", "type": "x", "data": {"object": {"\\ud800": 1}}}',
+    "NaN": b'{"id": "evt_1", "type": "x", "data": {"object": {"n": NaN}}}',
+    "not UTF-8": b'{"id": "evt_\xff", "type": "x", "data": {"object": {}}}',
+    "nested too deeply": b'{"id": "evt_1", "type": "x", "data": {"object": {"a": '
+                         + b"[" * 100_000 + b"]" * 100_000 + b"}}}",
+}
+
+
+@pytest.mark.parametrize("body", list(_NOT_EVENTS.values()), ids=list(_NOT_EVENTS))
+def test_signed_body_that_is_not_a_stripe_event_is_a_400_not_a_500(web, stripe_settings, body):
+    response = _signed(web, body)
+
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert detail.startswith("The body is not a Stripe event")
+    assert not StripeEvent.objects.exists()
+
+
+def test_not_an_event_message_names_what_is_missing(web, stripe_settings):
+    assert "data.object" in _signed(web, _NOT_EVENTS["no data.object"]).json()["detail"]
+    assert "JSON object" in _signed(web, b"[1]").json()["detail"]
+    assert "UTF-8" in _signed(web, _NOT_EVENTS["not UTF-8"]).json()["detail"]
 
 
 def test_without_a_webhook_secret_deliveries_are_refused_for_later(deliver, settings):
