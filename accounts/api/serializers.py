@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 
 from rest_framework import serializers
 
+from accounts.api.fields import NUL_TEXT, BoundedDateTimeField
 from accounts.models import Customer, Seat
 
 UNKNOWN_FIELD = "Unknown field."
 READ_ONLY_FIELD = "This field is read-only."
-NUL_TEXT = "Text may not contain NUL (\\x00) characters."
 
 
 def has_nul(value: Any) -> bool:
@@ -86,8 +86,8 @@ class CustomerSerializer(serializers.Serializer):
     currency = serializers.CharField(read_only=True)
     archived = serializers.BooleanField(read_only=True)
     stripe_customer_id = serializers.CharField(read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    created_at = BoundedDateTimeField(read_only=True)
+    updated_at = BoundedDateTimeField(read_only=True)
 
 
 CUSTOMER_READ_ONLY = frozenset(CustomerSerializer().fields)
@@ -120,10 +120,10 @@ class SeatSerializer(serializers.Serializer):
     customer = serializers.CharField(source="customer.external_id", read_only=True)
     email = serializers.EmailField(read_only=True)
     name = serializers.CharField(read_only=True)
-    active_from = serializers.DateTimeField(read_only=True)
-    active_until = serializers.DateTimeField(read_only=True, allow_null=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    active_from = BoundedDateTimeField(read_only=True)
+    active_until = BoundedDateTimeField(read_only=True, allow_null=True)
+    created_at = BoundedDateTimeField(read_only=True)
+    updated_at = BoundedDateTimeField(read_only=True)
 
 
 class SeatWriteSerializer(StrictSerializer):
@@ -134,6 +134,6 @@ class SeatWriteSerializer(StrictSerializer):
 
     email = serializers.EmailField(max_length=Seat._meta.get_field("email").max_length)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    active_from = serializers.DateTimeField()
-    active_until = serializers.DateTimeField(required=False, allow_null=True,
+    active_from = BoundedDateTimeField()
+    active_until = BoundedDateTimeField(required=False, allow_null=True,
                                              help_text="Empty or null: still active.")
