@@ -84,10 +84,11 @@ def database_role_problems(connection) -> list[Warning]:
             hint=ROLE_HINT, id="billing.W002",
         )]
     if owners:
+        who = "the owner" if owners == [login] else f"a member of {', '.join(owners)}, the owner"
         return [Warning(
-            f"The app connects to PostgreSQL ({connection.alias}) as {login}, which is "
-            f"(or is a member of) {', '.join(owners)}, the owner of its tables: it can "
-            "disable the triggers and drop the constraints that guard invoices.",
+            f"The app connects to PostgreSQL ({connection.alias}) as {login}, {who} of its "
+            "tables: it can disable the triggers and drop the constraints that guard "
+            "invoices.",
             hint=ROLE_HINT, id="billing.W003",
         )]
     return []
