@@ -244,6 +244,81 @@ def aggregate(
     return acc.value
 
 
+# --- Breakdowns ---------------------------------------------------------------------
+
+# What breakdowns group events by; "" is no grouping (every event of the type).
+DIMENSIONS = ("model", "seat", "latency_tier", "initiated_by")
+MEMBER_LENGTH = 254  # UsageBreakdown.member; longer property values are cut, as in SQL
+
+
+def member_of(event: Mapping, dimension: str) -> str:
+    """The event's value in a breakdown ``dimension``; "" when it has none.
+
+    ``model`` and ``seat`` are the event's columns (ingest took them from the properties);
+    the others are properties, grouped only when they are JSON strings.
+    """
+    if dimension in ("model", "seat"):
+        return event[dimension] or ""
+    value = event["properties"].get(dimension)
+    return value[:MEMBER_LENGTH] if isinstance(value, str) else ""
+
+
+def call_tokens(properties: Mapping) -> tuple[Decimal, Decimal, Decimal]:
+    """(input, output, total) tokens of an event, numbers by the rules above; the total is
+    ``total_tokens``, or input plus output when that is missing."""
+    given = to_number(properties.get("input_tokens")), to_number(properties.get("output_tokens"))
+    total = to_number(properties.get("total_tokens"))
+    inputs, outputs = (n if n is not None else ZERO for n in given)
+    return inputs, outputs, total if total is not None else _EXACT.add(inputs, outputs)
+
+
+def slice_keys(event: Mapping) -> list[tuple[str, str]]:
+    """The (dimension, member) groups an event counts in: ("", "") and every dimension it
+    has a value in."""
+    keys = [("", "")]
+    for dimension in DIMENSIONS:
+        member = member_of(event, dimension)
+        if member:
+            keys.append((dimension, member))
+    return keys
+
+
+@dataclass
+class SliceTotals:
+    """Events, tokens and provider cost of one breakdown group; merges events and rows."""
+
+    events: int = 0
+    input_tokens: Decimal = ZERO
+    output_tokens: Decimal = ZERO
+    total_tokens: Decimal = ZERO
+    cost: Decimal = ZERO
+    unpriced: int = 0
+
+    def add_event(self, event: Mapping) -> None:
+        """``event`` needs ``properties``, ``provider_cost`` and ``unpriced``."""
+        inputs, outputs, total = call_tokens(event["properties"])
+        self.add(events=1, input_tokens=inputs, output_tokens=outputs, total_tokens=total,
+                 cost=Decimal(event["provider_cost"] or 0), unpriced=int(bool(event["unpriced"])))
+
+    def add(self, *, events: int, input_tokens: Decimal, output_tokens: Decimal,
+            total_tokens: Decimal, cost: Decimal, unpriced: int) -> None:
+        self.events += events
+        self.input_tokens = _EXACT.add(self.input_tokens, input_tokens)
+        self.output_tokens = _EXACT.add(self.output_tokens, output_tokens)
+        self.total_tokens = _EXACT.add(self.total_tokens, total_tokens)
+        self.cost = _EXACT.add(self.cost, cost)
+        self.unpriced += unpriced
+
+
+def slice_hour(events: Iterable[Mapping]) -> dict[tuple[str, str], SliceTotals]:
+    """The breakdown rows of one customer-hour's events of one type, by (dimension, member)."""
+    rows: dict[tuple[str, str], SliceTotals] = {}
+    for event in events:
+        for key in slice_keys(event):
+            rows.setdefault(key, SliceTotals()).add_event(event)
+    return rows
+
+
 @dataclass(frozen=True)
 class HourRollup:
     """One rollup row's content (the model's ``value``, ``event_count``, … columns)."""

@@ -1,29 +1,36 @@
 """The measuring engine behind ``usage/selectors.py``: exact metric values for any range,
-reading hourly rollups where they are provably complete and raw events elsewhere.
+reading hourly rollups for whole hours and raw events only where no rollup row holds them.
 
 Exactness. The answer always equals aggregating the raw events of the range, however
 stale the rollups are. Write W for the watermark (the ``now`` of the last rollup run), M
-for the safety margin, and cutoff = W - M. Two assumptions, both kept by the code:
+for the safety margin, and cutoff C = W - M. Two assumptions, both kept by the code:
 
 1. An event commits less than M after its ``received_at`` (ingestion takes
    ``received_at`` at the start of a short transaction; M defaults to 10 minutes).
 2. Events are never updated or deleted once accepted.
 
-Claim: for every hour H in which the customer has no event with ``received_at >= cutoff``
-(a *clean* hour), the rollup rows of H aggregate exactly the events of H.
-- Every event e of a clean hour has r = received_at < cutoff, i.e. r + M < W. Take the
-  first run k whose ``now`` exceeded r + M (one exists: W is the largest ``now`` so far).
-  Its window ``[watermark before it - M, now_k)`` contains r, as that watermark was at
-  most r + M. By (1) e committed before r + M < now_k, so before run k's snapshot: run
-  k found H through e (same statement) and recomputed H including e. Later recomputes
-  of H see a superset, and writers serialize on the watermark row lock (a recompute
-  that read earlier cannot commit later), so the rows of H still include e.
-- A rollup row only ever holds events that existed when it was computed, which by (2)
-  still exist, with the same timestamp and properties.
-So clean hours read rollups; *dirty* hours (any event received at or after the cutoff),
-the partial edge hours of the range, and hours without a watermark read raw events. On
-PostgreSQL all of it (watermark, dirty hours, rollups, raw events) is one statement, so
-one snapshot; on SQLite the reads run in one transaction. Metrics edited or created after
+Claim: the rollup rows of every hour H aggregate exactly the events of H received before
+C (``UsageRollup`` per metric and ``UsageBreakdown`` by dimension alike). By induction over
+the runs, which serialize on the watermark row's lock:
+- Before the first run W is 1970 (``NOTHING_ROLLED_UP``): no event, no row.
+- A run at ``now`` moves C to C' = now - M. Every event received before C' committed
+  before ``now`` by (1), so the run's snapshot holds all of them. It recomputes, from the
+  events received before C', every (customer, hour, event type) with an event received
+  in [C, C'); every other hour has no event received in [C, C'), so its rows, exact for
+  C, are exact for C'. ``rollup_hours`` and ``rollup_rebuild`` recompute with the
+  current C, which keeps the claim. By (2) no row goes stale in any other way.
+So a range's whole hours are their rollup rows plus their events received at or after C
+(the *tail*, found through the ``(customer_id, received_at)`` index: only what arrived in
+the last margin-plus-interval, or a backfill the job has not caught up with), and the
+partial edge hours are read raw. Rows and tail never overlap and miss nothing.
+
+The rows, the tail and W must come from one snapshot. On PostgreSQL the read is one
+statement that is given C as a literal, so the planner sees how recent the cutoff is and
+takes the ``received_at`` index (a watermark read inside the statement reaches the
+planner as an unknown parameter, and it walked every event of the customer instead). The
+statement also returns the W its snapshot saw; when that is not the W the cutoff came
+from (a run committed in between), it runs again with the W it saw. On SQLite the reads
+run in one transaction, which SQLite makes one snapshot. Metrics edited or created after
 their events were rolled up need ``usage.rollups.rollup_rebuild``.
 """
 
@@ -32,27 +39,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import reduce
-from operator import or_
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
-from django.db.models.functions import TruncHour
 
 from plans.models import Metric
 from usage import sql
-from usage.aggregation import HOUR, Accumulator, MetricRule, floor_hour, tidy, whole_hours
+from usage.aggregation import Accumulator, MetricRule, tidy, whole_hours
 from usage.models import Event, RollupWatermark, UsageRollup
 
 WATERMARK_NAME = "usage"
 # The watermark row starts here: before any event, so nothing counts as rolled up.
 NOTHING_ROLLED_UP = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-# Dirty hours are read with OR-ed ranges on SQLite; its expression depth is limited.
-_SQLITE_HOURS_PER_QUERY = 200
+# Statements tried before a read holds the rollup job off (a run commits every few
+# minutes, so a second try almost never misses).
+_ATTEMPTS = 3
+
+T = TypeVar("T")
 
 
 def rollup_safety_margin() -> dt.timedelta:
@@ -90,12 +97,69 @@ def check_range(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.d
     return start, end
 
 
-def _raw_ranges(start, end, use_rollup: bool) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Where raw events are read besides dirty hours: everything, or the partial edges."""
+def raw_ranges(start, end, use_rollup: bool) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Where every event is read raw: the whole range, or its partial edge hours."""
     whole = whole_hours(start, end)
     if not use_rollup or whole is None:
         return [(start, end)]
     return [(lo, hi) for lo, hi in ((start, whole[0]), (whole[1], end)) if lo < hi]
+
+
+# --- The watermark ---------------------------------------------------------------------
+
+_WATERMARK = RollupWatermark._meta.db_table
+
+
+def watermark_until() -> dt.datetime:
+    """The watermark as of now; ``NOTHING_ROLLED_UP`` before the first run."""
+    until = (
+        RollupWatermark.objects.filter(name=WATERMARK_NAME)
+        .values_list("received_until", flat=True)
+        .first()
+    )
+    return NOTHING_ROLLED_UP if until is None else until
+
+
+def cutoff_of(until: dt.datetime) -> dt.datetime:
+    """Rollup rows hold exactly the events received before this (see above)."""
+    return until - rollup_safety_margin()
+
+
+def watermark_sql() -> str:
+    """A one-row, one-column subquery: the watermark this statement's snapshot sees."""
+    return (f"(SELECT coalesce((SELECT received_until FROM {_WATERMARK}"
+            f" WHERE name = %(watermark)s), %(nothing)s::timestamptz))")
+
+
+WATERMARK_PARAMS = {"watermark": WATERMARK_NAME, "nothing": NOTHING_ROLLED_UP}
+
+
+def at_one_watermark(read: Callable[[dt.datetime], tuple[dt.datetime, T]]) -> T:
+    """The answer of ``read(cutoff)``, one statement that also returns the watermark its
+    snapshot saw, taken when that watermark is the one the cutoff came from."""
+    until = watermark_until()
+    for _ in range(_ATTEMPTS):
+        seen, answer = read(cutoff_of(until))
+        if seen == until:
+            return answer
+        until = seen
+    # A run committed between each two statements: hold runs off for one more. FOR SHARE
+    # waits for a run in progress and blocks the next (runs lock the row FOR UPDATE).
+    with transaction.atomic():
+        RollupWatermark.objects.bulk_create(
+            [RollupWatermark(name=WATERMARK_NAME, received_until=NOTHING_ROLLED_UP)],
+            ignore_conflicts=True,
+        )
+        ((until,),) = sql.fetch_rows(
+            f"SELECT received_until FROM {_WATERMARK} WHERE name = %(watermark)s FOR SHARE",
+            WATERMARK_PARAMS,
+        )
+        seen, answer = read(cutoff_of(until))
+        assert seen == until, "the watermark moved while locked"
+        return answer
+
+
+# --- Measuring ---------------------------------------------------------------------------
 
 
 def measure(
@@ -105,7 +169,8 @@ def measure(
     if not specs or not customer_ids:
         return {}
     if connection.vendor == "postgresql":
-        return _measure_sql(customer_ids, start, end, specs)
+        return at_one_watermark(
+            lambda cutoff: _measure_sql(customer_ids, start, end, specs, cutoff))
     return _measure_python(customer_ids, start, end, specs)
 
 
@@ -113,13 +178,13 @@ def measure(
 
 _EVENT = Event._meta.db_table
 _ROLLUP = UsageRollup._meta.db_table
-_WATERMARK = RollupWatermark._meta.db_table
 
 
-def _measure_sql(customer_ids, start, end, specs) -> dict[tuple[int, str], Decimal]:
+def _measure_sql(customer_ids, start, end, specs, cutoff):
     whole = whole_hours(start, end) or (start, start)  # empty: no whole hour to read
-    ranges = [(use, lo, hi) for use in (True, False) for lo, hi in _raw_ranges(start, end, use)]
+    ranges = [(use, lo, hi) for use in (True, False) for lo, hi in raw_ranges(start, end, use)]
     params = {
+        **WATERMARK_PARAMS,
         "customers": customer_ids,
         "keys": [s.key for s in specs],
         "metric_ids": [s.metric.pk for s in specs],
@@ -135,15 +200,12 @@ def _measure_sql(customer_ids, start, end, specs) -> dict[tuple[int, str], Decim
         "range_hi": [r[2] for r in ranges],
         "hs": whole[0],
         "he": whole[1],
-        "margin": rollup_safety_margin(),
-        "watermark": WATERMARK_NAME,
+        "cutoff": cutoff,
     }
     num = sql.number("properties", "field")
     uval = sql.distinct_value("properties", "field")
     rollup_where = """s.use_rollup AND r.customer_id = ANY(%(customers)s::bigint[])
-          AND r.hour >= %(hs)s AND r.hour < %(he)s
-          AND NOT EXISTS (SELECT 1 FROM dirty d
-                          WHERE d.customer_id = r.customer_id AND d.hour = r.hour)"""
+          AND r.hour >= %(hs)s AND r.hour < %(he)s"""
     statement = f"""
     WITH spec AS (
         SELECT key, metric_id, event_type, agg, field, filters::jsonb AS filters,
@@ -156,17 +218,6 @@ def _measure_sql(customer_ids, start, end, specs) -> dict[tuple[int, str], Decim
     ranges AS (
         SELECT * FROM unnest(%(range_rollup)s::boolean[], %(range_lo)s::timestamptz[],
                              %(range_hi)s::timestamptz[]) AS g(use_rollup, lo, hi)
-    ),
-    wm AS (
-        SELECT received_until - %(margin)s::interval AS cutoff
-        FROM {_WATERMARK} WHERE name = %(watermark)s
-    ),
-    dirty AS MATERIALIZED (
-        SELECT DISTINCT e.customer_id, {sql.hour_of("e.timestamp")} AS hour
-        FROM {_EVENT} e
-        WHERE e.customer_id = ANY(%(customers)s::bigint[]) AND e.event_type = ANY(%(rollup_types)s::text[])
-          AND e.timestamp >= %(hs)s AND e.timestamp < %(he)s
-          AND e.received_at >= coalesce((SELECT cutoff FROM wm), '-infinity'::timestamptz)
     ),
     -- LATERAL ... OFFSET 0 (not flattened) keeps each scan an index range scan on
     -- (customer, event_type, timestamp) instead of a hash join over the whole table.
@@ -182,16 +233,21 @@ def _measure_sql(customer_ids, start, end, specs) -> dict[tuple[int, str], Decim
             OFFSET 0
         ) e
         UNION ALL
+        -- The tail: events of the whole hours that no rollup row holds. The specs are
+        -- joined per event (LATERAL, OFFSET 0) so the tail is read once, not per spec.
         SELECT e.customer_id, s.key, s.agg, s.field, e.properties
-        FROM dirty d
-        JOIN spec s ON s.use_rollup
-        CROSS JOIN LATERAL (
-            SELECT customer_id, properties FROM {_EVENT}
-            WHERE customer_id = d.customer_id AND event_type = s.event_type
-              AND timestamp >= d.hour AND timestamp < d.hour + interval '1 hour'
-              AND properties @> s.filters AND properties @> s.extra
+        FROM (
+            SELECT customer_id, event_type, properties FROM {_EVENT}
+            WHERE customer_id = ANY(%(customers)s::bigint[]) AND received_at >= %(cutoff)s
+              AND event_type = ANY(%(rollup_types)s::text[])
+              AND timestamp >= %(hs)s AND timestamp < %(he)s
             OFFSET 0
         ) e
+        CROSS JOIN LATERAL (
+            SELECT key, agg, field FROM spec
+            WHERE use_rollup AND event_type = e.event_type AND e.properties @> filters
+            OFFSET 0
+        ) s
     ),
     contrib AS (
         SELECT customer_id, key, agg,
@@ -208,31 +264,28 @@ def _measure_sql(customer_ids, start, end, specs) -> dict[tuple[int, str], Decim
         FROM spec s JOIN {_ROLLUP} r ON r.metric_id = s.metric_id
         CROSS JOIN LATERAL jsonb_array_elements(coalesce(r.distinct_values, '[]'::jsonb)) v
         WHERE s.agg = 'unique_count' AND {rollup_where}
+    ),
+    totals AS (
+        SELECT customer_id, key,
+               CASE WHEN agg = 'unique_count' THEN count(DISTINCT uval)::numeric
+                    WHEN agg = 'max' THEN max(num)
+                    ELSE sum(num) END AS value
+        FROM contrib
+        GROUP BY customer_id, key, agg
     )
-    SELECT customer_id, key,
-           CASE WHEN agg = 'unique_count' THEN count(DISTINCT uval)::numeric
-                WHEN agg = 'max' THEN max(num)
-                ELSE sum(num) END
-    FROM contrib
-    GROUP BY customer_id, key, agg
+    SELECT w.until, t.customer_id, t.key, t.value
+    FROM {watermark_sql()} AS w(until) LEFT JOIN totals t ON true
     """
-    return {
+    rows = sql.fetch_rows(statement, params)
+    values = {
         (customer_id, key): tidy(value)
-        for customer_id, key, value in sql.fetch_rows(statement, params)
-        if value is not None
+        for _, customer_id, key, value in rows
+        if key is not None and value is not None
     }
+    return rows[0][0], values
 
 
 # --- SQLite: the same plan in Python, inside one transaction ---------------------------
-
-
-def _rollup_cutoff() -> dt.datetime | None:
-    until = (
-        RollupWatermark.objects.filter(name=WATERMARK_NAME)
-        .values_list("received_until", flat=True)
-        .first()
-    )
-    return None if until is None else until - rollup_safety_margin()
 
 
 def _measure_python(customer_ids, start, end, specs) -> dict[tuple[int, str], Decimal]:
@@ -257,28 +310,13 @@ def _measure_python(customer_ids, start, end, specs) -> dict[tuple[int, str], De
     with transaction.atomic():
         for use_rollup in (True, False):
             chosen = [s for s in specs if s.use_rollup == use_rollup]
-            for lo, hi in _raw_ranges(start, end, use_rollup) if chosen else ():
+            for lo, hi in raw_ranges(start, end, use_rollup) if chosen else ():
                 feed(events_of(chosen).filter(timestamp__gte=lo, timestamp__lt=hi), chosen)
         if not rolled or whole is None:
             return {key: acc.value for key, acc in accs.items()}
-        in_whole = events_of(rolled).filter(timestamp__gte=whole[0], timestamp__lt=whole[1])
-        cutoff = _rollup_cutoff()
-        if cutoff is not None:
-            in_whole = in_whole.filter(received_at__gte=cutoff)
-        dirty = {
-            (cid, floor_hour(hour))
-            for cid, hour in in_whole.annotate(hour=TruncHour("timestamp", tzinfo=dt.UTC))
-            .values_list("customer_id", "hour")
-            .distinct()
-        }
-        ordered = sorted(dirty)
-        for i in range(0, len(ordered), _SQLITE_HOURS_PER_QUERY):
-            chunk = ordered[i : i + _SQLITE_HOURS_PER_QUERY]
-            hours = reduce(
-                or_,
-                (Q(customer_id=c, timestamp__gte=h, timestamp__lt=h + HOUR) for c, h in chunk),
-            )
-            feed(events_of(rolled).filter(hours), rolled)
+        cutoff = cutoff_of(watermark_until())
+        feed(events_of(rolled).filter(timestamp__gte=whole[0], timestamp__lt=whole[1],
+                                      received_at__gte=cutoff), rolled)
         by_metric: dict[int, list[Spec]] = defaultdict(list)
         for spec in rolled:
             by_metric[spec.metric.pk].append(spec)
@@ -287,10 +325,8 @@ def _measure_python(customer_ids, start, end, specs) -> dict[tuple[int, str], De
             metric_id__in=by_metric,
             hour__gte=whole[0],
             hour__lt=whole[1],
-        ).values_list("customer_id", "metric_id", "hour", "value", "event_count", "distinct_values")
-        for cid, metric_id, hour, value, event_count, distinct_values in rows:
-            if (cid, floor_hour(hour)) in dirty:
-                continue
+        ).values_list("customer_id", "metric_id", "value", "event_count", "distinct_values")
+        for cid, metric_id, value, event_count, distinct_values in rows:
             for spec in by_metric[metric_id]:
                 accs[(cid, spec.key)].add_rollup(
                     value=value, event_count=event_count, distinct_values=distinct_values

@@ -1,4 +1,4 @@
-"""Usage events, provider prices and hourly rollups.
+"""Usage events, provider prices and hourly rollups (per metric, and by dimension).
 
 Every query on events is keyed by customer first, so the table can be distributed by
 ``customer_id`` (Citus) without rewriting a query; see docs/usage.md.
@@ -42,6 +42,9 @@ class Event(models.Model):
             # The rollup job finds what arrived since its last run; BRIN is nearly free to
             # maintain because received_at only grows.
             BrinIndex(fields=["received_at"], name="event_received_brin"),
+            # Reads of one customer: the events no rollup row holds yet (received at or
+            # after the rollup cutoff), without walking the customer's older events.
+            models.Index(fields=["customer", "received_at"], name="event_cust_received"),
             # Admin's "unpriced models" list; holds only the rare unpriced rows, so ingest
             # pays for it only when a model has no price.
             models.Index(fields=["model"], condition=Q(unpriced=True), name="event_unpriced_model"),
@@ -75,7 +78,8 @@ class ModelPrice(models.Model):
 
 
 class UsageRollup(models.Model):
-    """A metric's aggregate over one customer-hour, kept by the rollup task.
+    """A metric's aggregate over one customer-hour, kept by the rollup task: exactly the
+    events of the hour received before the rollup cutoff (``usage/measure.py``).
 
     ``value`` is the sum, count or max; unique counts keep their distinct values so
     ranges can union them exactly.
@@ -97,6 +101,45 @@ class UsageRollup(models.Model):
 
     def __str__(self) -> str:
         return f"metric {self.metric_id} customer {self.customer_id} {self.hour:%Y-%m-%d %H}:00"
+
+
+class UsageBreakdown(models.Model):
+    """One customer-hour's events of one type that share a value of one dimension (model,
+    seat, latency tier, initiated_by; ``dimension`` "" holds all of them), kept by the
+    rollup task beside ``UsageRollup`` and under the same cutoff. Breakdowns (and the
+    provider cost) read these instead of the events; see docs/usage.md for the grain."""
+
+    class Dimension(models.TextChoices):
+        ALL = "", "all events"
+        MODEL = "model", "model"
+        SEAT = "seat", "seat"
+        LATENCY_TIER = "latency_tier", "latency tier"
+        INITIATED_BY = "initiated_by", "initiated by"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)  # the unique index leads with it
+    dimension = models.CharField(max_length=16, choices=Dimension.choices, blank=True)
+    event_type = models.CharField(max_length=128)
+    hour = models.DateTimeField()
+    member = models.CharField(max_length=254, blank=True)
+    events = models.BigIntegerField(default=0)
+    input_tokens = models.DecimalField(max_digits=38, decimal_places=12, default=0)
+    output_tokens = models.DecimalField(max_digits=38, decimal_places=12, default=0)
+    total_tokens = models.DecimalField(max_digits=38, decimal_places=12, default=0)
+    provider_cost = models.DecimalField(default=0, **COST_FIELD)
+    unpriced = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "dimension", "event_type", "hour", "member"],
+                name="breakdown_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (f"{self.event_type} by {self.dimension or 'all'}={self.member} customer "
+                f"{self.customer_id} {self.hour:%Y-%m-%d %H}:00")
 
 
 class RollupWatermark(models.Model):

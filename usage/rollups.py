@@ -1,9 +1,14 @@
-"""Hourly usage rollups: one row per (customer, metric, hour), recomputed, never incremented.
+"""Hourly usage rollups, recomputed, never incremented: one row per (customer, metric,
+hour) in ``UsageRollup``, and per (customer, hour, event type, dimension, member) in
+``UsageBreakdown``.
 
 The job reads what *arrived* since its last run (``received_at``, served by the BRIN
 index) rather than what *happened* (``timestamp``), so late events with old timestamps
 update their old hour. Each touched (customer, hour, event type) is recomputed in full
-from raw events, which makes a run idempotent and lets it repeat work safely.
+from raw events, which makes a run idempotent and lets it repeat work safely. A
+recompute counts exactly the events received before the *cutoff* (the new watermark
+minus the safety margin), all of which have committed; the events after it are the
+readers' to read raw.
 
 Writers serialize on the watermark row's lock: without that, a recompute that read the
 events earlier could commit later and overwrite a fresher row. The exactness argument
@@ -28,14 +33,14 @@ from django.db.models.functions import TruncHour
 from accounts.models import Customer
 from plans.models import Metric
 from usage import sql
-from usage.aggregation import HOUR, floor_hour, rollup_hour
+from usage.aggregation import HOUR, floor_hour, rollup_hour, slice_hour
 from usage.measure import (
     NOTHING_ROLLED_UP,
     WATERMARK_NAME,
     metric_rule,
     rollup_safety_margin,
 )
-from usage.models import Event, RollupWatermark, UsageRollup
+from usage.models import Event, RollupWatermark, UsageBreakdown, UsageRollup
 
 
 @dataclass(frozen=True)
@@ -66,17 +71,18 @@ _Dirty = _Received | _Hours | _Customer
 
 @transaction.atomic
 def rollup_usage(*, now: dt.datetime) -> int:
-    """Recompute the hours touched by events received since the last run; returns the
-    number of (customer, hour, event type) groups recomputed.
+    """Recompute the hours touched by events received between the last run's cutoff and
+    this one's; returns the number of (customer, hour, event type) groups recomputed.
 
-    The window starts a safety margin before the watermark because an event's
-    ``received_at`` is taken before its transaction commits: a run can miss an event
-    received just before it, and the next run's overlap picks it up.
+    The cutoff is a safety margin before ``now`` because an event's ``received_at`` is
+    taken before its transaction commits: events received before ``now - margin`` have
+    all committed, later ones may not have yet and wait for the next run.
     """
     now = sql.as_utc(now)
     watermark = _lock_watermark()
-    since = watermark.received_until - rollup_safety_margin()
-    groups = _recompute(_Received(since=since, until=now)) if since < now else 0
+    margin = rollup_safety_margin()
+    since, until = watermark.received_until - margin, now - margin
+    groups = _recompute(_Received(since=since, until=until), cutoff=until) if since < until else 0
     if now > watermark.received_until:
         watermark.received_until = now
         watermark.save(update_fields=["received_until"])
@@ -89,8 +95,7 @@ def rollup_hours(*, customer_id: int, hours: Iterable[dt.datetime]) -> int:
     aligned = tuple(sorted({floor_hour(sql.as_utc(h)) for h in hours}))
     if not aligned:
         return 0
-    _lock_watermark()
-    return _recompute(_Hours(customer_id=customer_id, hours=aligned))
+    return _recompute(_Hours(customer_id=customer_id, hours=aligned), cutoff=_locked_cutoff())
 
 
 def rollup_rebuild(*, customer_id: int | None = None) -> int:
@@ -108,9 +113,10 @@ def rollup_rebuild(*, customer_id: int | None = None) -> int:
 
 @transaction.atomic
 def _rebuild_customer(*, customer_id: int) -> int:
-    _lock_watermark()
+    cutoff = _locked_cutoff()
     UsageRollup.objects.filter(customer_id=customer_id).delete()
-    return _recompute(_Customer(customer_id=customer_id))
+    UsageBreakdown.objects.filter(customer_id=customer_id).delete()
+    return _recompute(_Customer(customer_id=customer_id), cutoff=cutoff)
 
 
 def _lock_watermark() -> RollupWatermark:
@@ -123,16 +129,22 @@ def _lock_watermark() -> RollupWatermark:
     return RollupWatermark.objects.select_for_update().get(name=WATERMARK_NAME)
 
 
-def _recompute(dirty: _Dirty) -> int:
+def _locked_cutoff() -> dt.datetime:
+    """The current cutoff, with the watermark locked so no run moves it meanwhile."""
+    return _lock_watermark().received_until - rollup_safety_margin()
+
+
+def _recompute(dirty: _Dirty, *, cutoff: dt.datetime) -> int:
     if connection.vendor == "postgresql":
-        return _recompute_sql(dirty)
-    return _recompute_python(dirty)
+        return _recompute_sql(dirty, cutoff)
+    return _recompute_python(dirty, cutoff)
 
 
 # --- PostgreSQL: one statement finds the groups, upserts their rows, deletes stale ones ---
 
 _EVENT = Event._meta.db_table
 _ROLLUP = UsageRollup._meta.db_table
+_BREAKDOWN = UsageBreakdown._meta.db_table
 _METRIC = Metric._meta.db_table
 
 
@@ -145,11 +157,16 @@ def _dirty_sql(dirty: _Dirty) -> tuple[str, dict]:
             {"since": dirty.since, "until": dirty.until},
         )
     if isinstance(dirty, _Hours):
+        # Every type with a metric (to drop rows a metric no longer matches) or with events
+        # in these hours (for the breakdown rows).
         return (
             "SELECT %(customer_id)s::bigint AS customer_id, t.event_type, h.hour"
             " FROM unnest(%(hours)s::timestamptz[]) AS h(hour)"
-            f" CROSS JOIN (SELECT DISTINCT event_type FROM {_METRIC}) AS t",
-            {"customer_id": dirty.customer_id, "hours": list(dirty.hours)},
+            f" CROSS JOIN (SELECT event_type FROM {_METRIC} UNION SELECT event_type"
+            f" FROM {_EVENT} WHERE customer_id = %(customer_id)s"
+            " AND timestamp >= %(first)s AND timestamp < %(last)s) AS t",
+            {"customer_id": dirty.customer_id, "hours": list(dirty.hours),
+             "first": dirty.hours[0], "last": dirty.hours[-1] + HOUR},
         )
     return (
         f"SELECT DISTINCT customer_id, event_type, {hour} AS hour FROM {_EVENT}"
@@ -158,15 +175,31 @@ def _dirty_sql(dirty: _Dirty) -> tuple[str, dict]:
     )
 
 
-def _recompute_sql(dirty: _Dirty) -> int:
+def _recompute_sql(dirty: _Dirty, cutoff: dt.datetime) -> int:
     dirty_sql, params = _dirty_sql(dirty)
+    params = {**params, "cutoff": cutoff}
     num = sql.number("e.properties", "m.field")
     uval = sql.distinct_value("e.properties", "m.field")
+    inputs, outputs, total = sql.call_tokens("e.properties")
+    # Per group, one index range scan over that customer-hour's events (received before
+    # the cutoff) for its metrics and one for its breakdown; a global GROUP BY would sort
+    # every event of the window. Distinct values are only collected for unique_count
+    # metrics (they need a sort).
+    group_events = """
+            FROM {event} e{join}
+            WHERE e.customer_id = d.customer_id AND e.event_type = d.event_type
+              AND e.timestamp >= d.hour AND e.timestamp < d.hour + interval '1 hour'
+              AND e.received_at < %(cutoff)s
+            OFFSET 0"""
+    metric_events = group_events.format(
+        event=_EVENT,
+        join=f"\n            JOIN {_METRIC} m ON m.event_type = e.event_type"
+             " AND e.properties @> m.filters",
+    )
+    slice_events = group_events.format(event=_EVENT, join="")
+    slice_keys = sql.slice_keys("x")
     statement = f"""
     WITH dirty AS MATERIALIZED ({dirty_sql}),
-    -- Per group, one index range scan over that customer-hour's events, aggregated for
-    -- each of its metrics; a global GROUP BY would sort every event of the window.
-    -- Distinct values are only collected for unique_count metrics (they need a sort).
     hits AS (
         SELECT d.customer_id, d.hour, x.*
         FROM dirty d
@@ -174,11 +207,7 @@ def _recompute_sql(dirty: _Dirty) -> int:
             SELECT m.id AS metric_id, m.aggregation, e.provider_cost,
                    CASE WHEN m.aggregation IN ('sum', 'max') THEN {num} END AS num,
                    CASE WHEN m.aggregation = 'unique_count' THEN {uval} END AS uval
-            FROM {_EVENT} e
-            JOIN {_METRIC} m ON m.event_type = e.event_type AND e.properties @> m.filters
-            WHERE e.customer_id = d.customer_id AND e.event_type = d.event_type
-              AND e.timestamp >= d.hour AND e.timestamp < d.hour + interval '1 hour'
-            OFFSET 0
+            {metric_events}
         ) x
         -- an event without a number cannot raise a maximum (aggregation.MetricRule)
         WHERE x.aggregation <> 'max' OR x.num IS NOT NULL
@@ -228,11 +257,48 @@ def _recompute_sql(dirty: _Dirty) -> int:
           AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.customer_id = r.customer_id
                           AND u.metric_id = r.metric_id AND u.hour = r.hour)
         RETURNING 1
+    ),
+    sliced AS (
+        SELECT d.customer_id, d.event_type, d.hour, k.dimension, k.member,
+               count(*) AS events, sum(x.input_tokens) AS input_tokens,
+               sum(x.output_tokens) AS output_tokens, sum(x.total_tokens) AS total_tokens,
+               sum(x.provider_cost) AS provider_cost, count(*) FILTER (WHERE x.unpriced) AS unpriced
+        FROM dirty d
+        CROSS JOIN LATERAL (
+            SELECT e.model, e.seat, e.properties, e.provider_cost, e.unpriced,
+                   {inputs} AS input_tokens, {outputs} AS output_tokens, {total} AS total_tokens
+            {slice_events}
+        ) x
+        {slice_keys}
+        GROUP BY d.customer_id, d.event_type, d.hour, k.dimension, k.member
+    ),
+    sliced_upserted AS (
+        INSERT INTO {_BREAKDOWN} AS b (customer_id, dimension, event_type, hour, member,
+                                       events, input_tokens, output_tokens, total_tokens,
+                                       provider_cost, unpriced)
+        SELECT customer_id, dimension, event_type, hour, member, events, input_tokens,
+               output_tokens, total_tokens, provider_cost, unpriced
+        FROM sliced
+        ON CONFLICT (customer_id, dimension, event_type, hour, member) DO UPDATE SET
+            events = EXCLUDED.events, input_tokens = EXCLUDED.input_tokens,
+            output_tokens = EXCLUDED.output_tokens, total_tokens = EXCLUDED.total_tokens,
+            provider_cost = EXCLUDED.provider_cost, unpriced = EXCLUDED.unpriced
+        RETURNING b.customer_id, b.dimension, b.event_type, b.hour, b.member
+    ),
+    sliced_deleted AS (
+        DELETE FROM {_BREAKDOWN} b USING dirty d
+        WHERE b.customer_id = d.customer_id AND b.event_type = d.event_type AND b.hour = d.hour
+          AND NOT EXISTS (SELECT 1 FROM sliced_upserted u
+                          WHERE u.customer_id = b.customer_id AND u.dimension = b.dimension
+                            AND u.event_type = b.event_type AND u.hour = b.hour
+                            AND u.member = b.member)
+        RETURNING 1
     )
     SELECT (SELECT count(*) FROM dirty), (SELECT count(*) FROM upserted),
-           (SELECT count(*) FROM deleted)
+           (SELECT count(*) FROM deleted), (SELECT count(*) FROM sliced_upserted),
+           (SELECT count(*) FROM sliced_deleted)
     """
-    (groups, _upserted, _deleted), = sql.fetch_rows(statement, params)
+    (groups, *_written), = sql.fetch_rows(statement, params)
     return groups
 
 
@@ -243,6 +309,10 @@ def _dirty_groups(dirty: _Dirty) -> dict[tuple[int, dt.datetime], set[str]]:
     groups: dict[tuple[int, dt.datetime], set[str]] = defaultdict(set)
     if isinstance(dirty, _Hours):
         types = set(Metric.objects.values_list("event_type", flat=True))
+        types |= set(Event.objects.filter(
+            customer_id=dirty.customer_id, timestamp__gte=dirty.hours[0],
+            timestamp__lt=dirty.hours[-1] + HOUR,
+        ).values_list("event_type", flat=True).distinct())
         for hour in dirty.hours:
             groups[(dirty.customer_id, hour)] |= types
         return groups
@@ -261,7 +331,7 @@ def _dirty_groups(dirty: _Dirty) -> dict[tuple[int, dt.datetime], set[str]]:
     return groups
 
 
-def _recompute_python(dirty: _Dirty) -> int:
+def _recompute_python(dirty: _Dirty, cutoff: dt.datetime) -> int:
     metrics_by_type: dict[str, list[Metric]] = defaultdict(list)
     for metric in Metric.objects.all():
         metrics_by_type[metric.event_type].append(metric)
@@ -273,7 +343,8 @@ def _recompute_python(dirty: _Dirty) -> int:
                 event_type__in=types,
                 timestamp__gte=hour,
                 timestamp__lt=hour + HOUR,
-            ).values("event_type", "properties", "provider_cost")
+                received_at__lt=cutoff,
+            ).values("event_type", "properties", "provider_cost", "model", "seat", "unpriced")
         )
         metrics = [m for event_type in types for m in metrics_by_type[event_type]]
         rows = []
@@ -293,4 +364,22 @@ def _recompute_python(dirty: _Dirty) -> int:
                 )
         UsageRollup.objects.filter(customer_id=customer_id, hour=hour, metric__in=metrics).delete()
         UsageRollup.objects.bulk_create(rows)
+        UsageBreakdown.objects.filter(customer_id=customer_id, hour=hour,
+                                      event_type__in=types).delete()
+        UsageBreakdown.objects.bulk_create(_breakdown_rows(customer_id, hour, events))
     return sum(len(types) for types in groups.values())
+
+
+def _breakdown_rows(customer_id: int, hour: dt.datetime, events: list[dict]):
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        by_type[event["event_type"]].append(event)
+    for event_type, typed in by_type.items():
+        for (dimension, member), totals in slice_hour(typed).items():
+            yield UsageBreakdown(
+                customer_id=customer_id, dimension=dimension, event_type=event_type,
+                hour=hour, member=member, events=totals.events,
+                input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
+                total_tokens=totals.total_tokens, provider_cost=totals.cost,
+                unpriced=totals.unpriced,
+            )

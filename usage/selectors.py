@@ -1,7 +1,8 @@
 """Usage reads shared by the API, the pages and the billing run: exact metric totals for any
-range, per-charge values for rating, and provider cost.
+range, per-charge values for rating, breakdowns and provider cost, and the window scan
+of a billing run. No other app queries the usage tables.
 
-Totals always equal aggregating the raw events of the range, however stale the rollups
+Every read equals aggregating the raw events of the range, however stale the rollups
 are; how, and why that is exact, is in ``usage/measure.py``.
 """
 
@@ -12,14 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
-
 from accounts.models import Customer
 from plans.models import Metric
-from usage import sql
-from usage.aggregation import ZERO, json_contains, tidy, to_number
+from usage.aggregation import DIMENSIONS, ZERO, json_contains, tidy
+from usage.breakdown import DAY, slices
+from usage.ingest import AI_CALL
 from usage.measure import NOTHING_ROLLED_UP, WATERMARK_NAME, Spec, check_range, measure
-from usage.models import Event, RollupWatermark
+from usage.models import RollupWatermark
+from usage.window import Measure, window_values
 
 
 def rollup_watermark() -> dt.datetime | None:
@@ -104,7 +105,50 @@ def _specs(charges: Sequence[ChargeUsage | tuple]) -> list[Spec]:
     return specs
 
 
-# --- Provider cost ---------------------------------------------------------------------
+# --- Breakdowns and provider cost --------------------------------------------------------
+
+BREAKDOWN_DIMENSIONS = (*DIMENSIONS, DAY)
+
+
+@dataclass(frozen=True)
+class UsageSlice:
+    """The events of one type that share one value (``member``) of a breakdown dimension."""
+
+    member: str  # the model, seat, latency tier, initiated_by, or the ISO date for "day"
+    event_type: str
+    events: int
+    input_tokens: Decimal
+    output_tokens: Decimal
+    total_tokens: Decimal
+    cost: Decimal
+    unpriced: int  # events naming a model with no known price (cost 0)
+
+
+def usage_slices(
+    *, customer: Customer, start: dt.datetime, end: dt.datetime, dimension: str,
+    event_type: str | None = None,
+) -> list[UsageSlice]:
+    """Events, tokens and provider cost over ``[start, end)`` by one of
+    ``BREAKDOWN_DIMENSIONS`` and event type (or only ``event_type``); days in order,
+    the others by cost, then events, descending.
+
+    Events without a value in the dimension are left out (their total is in the
+    ``usage_breakdown`` total). Exact like ``usage_totals``, from the same rollup job.
+    """
+    if dimension not in BREAKDOWN_DIMENSIONS:
+        raise ValueError(f"dimension must be one of {', '.join(BREAKDOWN_DIMENSIONS)}")
+    start, end = check_range(start, end)
+    found = slices(customer_id=customer.pk, start=start, end=end, dimensions=[dimension])
+    result = [
+        UsageSlice(member=key.member, event_type=key.event_type, events=t.events,
+                   input_tokens=tidy(t.input_tokens), output_tokens=tidy(t.output_tokens),
+                   total_tokens=tidy(t.total_tokens), cost=tidy(t.cost), unpriced=t.unpriced)
+        for key, t in found.items()
+        if event_type is None or key.event_type == event_type
+    ]
+    if dimension == DAY:
+        return sorted(result, key=lambda s: (s.member, s.event_type))
+    return sorted(result, key=lambda s: (-s.cost, -s.events, s.member, s.event_type))
 
 
 @dataclass
@@ -132,92 +176,44 @@ class UsageBreakdown:
     by_seat: list[SeatUsage]
 
 
-@dataclass(frozen=True)
-class _CallGroup:
-    model: str
-    seat: str
-    calls: int
-    input_tokens: Decimal
-    output_tokens: Decimal
-    total_tokens: Decimal
-    cost: Decimal
-    unpriced: int
-
-
 def usage_breakdown(*, customer: Customer, start: dt.datetime, end: dt.datetime) -> UsageBreakdown:
-    """Provider cost over ``[start, end)``: the total, and AI calls by model and by seat.
+    """Provider cost over ``[start, end)``: the total over every event, and the AI calls
+    (``ai.call`` events) by model and by seat, each busiest first.
 
     A call's tokens are its ``total_tokens``, or input plus output when that is missing.
-    Reads raw events (rollups have no model or seat dimension), one grouped query.
+    One read of the breakdown rollups (plus the events they do not hold yet).
     """
     start, end = check_range(start, end)
-    if connection.vendor == "postgresql":
-        groups = _call_groups_sql(customer.pk, start, end)
-    else:
-        groups = _call_groups_python(customer.pk, start, end)
-    total = sum((g.cost for g in groups), ZERO)
-    models: dict[str, ModelUsage] = {}
-    seats: dict[str, SeatUsage] = {}
-    for g in groups:
-        if not g.model:
-            continue
-        m = models.setdefault(g.model, ModelUsage(model=g.model))
-        m.calls += g.calls
-        m.input_tokens += g.input_tokens
-        m.output_tokens += g.output_tokens
-        m.cost += g.cost
-        m.unpriced += g.unpriced
-        if g.seat:
-            s = seats.setdefault(g.seat, SeatUsage(seat=g.seat))
-            s.calls += g.calls
-            s.total_tokens += g.total_tokens
-            s.cost += g.cost
-    by_model = sorted(models.values(), key=lambda m: (-m.cost, m.model))
-    by_seat = sorted(seats.values(), key=lambda s: (-s.cost, s.seat))
-    return UsageBreakdown(total=tidy(total), by_model=by_model, by_seat=by_seat)
-
-
-def _call_groups_sql(customer_id, start, end) -> list[_CallGroup]:
-    input_tokens = sql.number("properties", "'input_tokens'")
-    output_tokens = sql.number("properties", "'output_tokens'")
-    total_tokens = sql.number("properties", "'total_tokens'")
-    statement = f"""
-    SELECT model, seat, count(*),
-           coalesce(sum({input_tokens}), 0), coalesce(sum({output_tokens}), 0),
-           coalesce(sum(coalesce({total_tokens},
-                                 coalesce({input_tokens}, 0) + coalesce({output_tokens}, 0))), 0),
-           coalesce(sum(provider_cost), 0), count(*) FILTER (WHERE unpriced)
-    FROM {Event._meta.db_table}
-    WHERE customer_id = %(customer_id)s AND timestamp >= %(start)s AND timestamp < %(end)s
-    GROUP BY model, seat
-    """
-    rows = sql.fetch_rows(statement, {"customer_id": customer_id, "start": start, "end": end})
-    return [
-        _CallGroup(model, seat, calls, tidy(i), tidy(o), tidy(t), tidy(cost), unpriced)
-        for model, seat, calls, i, o, t, cost, unpriced in rows
+    found = slices(customer_id=customer.pk, start=start, end=end,
+                   dimensions=["", "model", "seat"])
+    total = sum((t.cost for key, t in found.items() if key.dimension == ""), ZERO)
+    by_model = [
+        ModelUsage(model=key.member, calls=t.events, input_tokens=tidy(t.input_tokens),
+                   output_tokens=tidy(t.output_tokens), cost=tidy(t.cost), unpriced=t.unpriced)
+        for key, t in found.items() if key.dimension == "model" and key.event_type == AI_CALL
     ]
-
-
-def _call_groups_python(customer_id, start, end) -> list[_CallGroup]:
-    sums: dict[tuple[str, str], list] = {}
-    events = Event.objects.filter(
-        customer_id=customer_id, timestamp__gte=start, timestamp__lt=end
-    ).values_list("model", "seat", "properties", "provider_cost", "unpriced")
-    for model, seat, properties, cost, unpriced in events:
-        i = to_number(properties.get("input_tokens"))
-        o = to_number(properties.get("output_tokens"))
-        t = to_number(properties.get("total_tokens"))
-        if t is None:
-            t = (i or ZERO) + (o or ZERO)
-        acc = sums.setdefault((model, seat), [0, ZERO, ZERO, ZERO, ZERO, 0])
-        acc[0] += 1
-        acc[1] += i or ZERO
-        acc[2] += o or ZERO
-        acc[3] += t
-        acc[4] += cost
-        acc[5] += bool(unpriced)
-    return [
-        _CallGroup(model, seat, a[0], tidy(a[1]), tidy(a[2]), tidy(a[3]), tidy(a[4]), a[5])
-        for (model, seat), a in sums.items()
+    by_seat = [
+        SeatUsage(seat=key.member, calls=t.events, total_tokens=tidy(t.total_tokens),
+                  cost=tidy(t.cost))
+        for key, t in found.items() if key.dimension == "seat" and key.event_type == AI_CALL
     ]
+    return UsageBreakdown(
+        total=tidy(total),
+        by_model=sorted(by_model, key=lambda m: (-m.cost, m.model)),
+        by_seat=sorted(by_seat, key=lambda s: (-s.cost, s.seat)),
+    )
 
+
+# --- Many customers over one window -------------------------------------------------------
+
+
+def usage_window_values(
+    *, start: dt.datetime, end: dt.datetime, measures: Sequence[Measure],
+    customer_lo: int, customer_hi: int,
+) -> dict[int, dict[Measure, Decimal]]:
+    """Each measure's value over ``[start, end)`` for every customer with an id in
+    ``[customer_lo, customer_hi]`` that has events of their types there (the others have
+    none: zero), reading the window's events once. For thousands of customers sharing a
+    window (a billing run); ``charge_usage_many`` is the way for a few. Same values."""
+    return window_values(start=start, end=end, measures=measures, lo=customer_lo,
+                         hi=customer_hi)

@@ -11,7 +11,15 @@ import datetime as dt
 
 from django.db import connection, transaction
 
-from usage.aggregation import NUMBER_PATTERN, PLACES
+from usage.aggregation import (
+    COUNT,
+    DIMENSIONS,
+    MAX,
+    MEMBER_LENGTH,
+    NUMBER_PATTERN,
+    PLACES,
+    SUM,
+)
 
 
 def number(props: str, field: str) -> str:
@@ -22,10 +30,12 @@ def number(props: str, field: str) -> str:
     of aborting the statement. The query must pass ``%(number_re)s``.
     """
     text = f"({props} ->> {field})"
-    # round(numeric, n) rounds half away from zero, as ROUND_HALF_UP does in Python.
+    # round(numeric, n) rounds half away from zero, as ROUND_HALF_UP does in Python. A
+    # JSON number casts straight from jsonb: the value and scale its text would give,
+    # without printing and parsing it.
     return (
         f"round(CASE jsonb_typeof({props} -> {field})"
-        f" WHEN 'number' THEN {text}::numeric"
+        f" WHEN 'number' THEN ({props} -> {field})::numeric"
         f" WHEN 'string' THEN CASE WHEN {text} ~ %(number_re)s THEN {text}::numeric END"
         f" END, {PLACES})"
     )
@@ -34,6 +44,43 @@ def number(props: str, field: str) -> str:
 def distinct_value(props: str, field: str) -> str:
     """``props -> field`` for ``unique_count``: NULL when missing or JSON null."""
     return f"(CASE WHEN jsonb_typeof({props} -> {field}) <> 'null' THEN {props} -> {field} END)"
+
+
+def aggregate(aggregation: str, props: str, field: str) -> str:
+    """One metric's aggregate over the rows of a query (NULL when none has a number)."""
+    if aggregation == COUNT:
+        return "count(*)"
+    if aggregation == SUM:
+        return f"sum({number(props, field)})"
+    if aggregation == MAX:
+        return f"max({number(props, field)})"
+    return f"count(DISTINCT {distinct_value(props, field)})"
+
+
+def call_tokens(props: str) -> tuple[str, str, str]:
+    """``aggregation.call_tokens``: input, output and total tokens of an event."""
+    inputs, outputs, total = (number(props, f"'{name}'") for name in (
+        "input_tokens", "output_tokens", "total_tokens"))
+    inputs, outputs = f"coalesce({inputs}, 0)", f"coalesce({outputs}, 0)"
+    return inputs, outputs, f"coalesce({total}, {inputs} + {outputs})"
+
+
+def slice_keys(event: str) -> str:
+    """``aggregation.slice_keys`` as a LATERAL join giving ``k.dimension, k.member``.
+
+    ``event`` names a row with ``model``, ``seat`` and ``properties``.
+    """
+    def prop(name: str) -> str:
+        value = f"{event}.properties -> '{name}'"
+        return (f"CASE WHEN jsonb_typeof({value}) = 'string'"
+                f" THEN left({event}.properties ->> '{name}', {MEMBER_LENGTH}) ELSE '' END")
+
+    members = {"model": f"{event}.model", "seat": f"{event}.seat",
+               "latency_tier": prop("latency_tier"), "initiated_by": prop("initiated_by")}
+    assert tuple(members) == DIMENSIONS
+    values = ", ".join(f"('{name}', {member})" for name, member in members.items())
+    return (f"CROSS JOIN LATERAL (SELECT * FROM (VALUES ('', ''), {values})"
+            " AS v(dimension, member) WHERE v.dimension = '' OR v.member <> '') AS k")
 
 
 def hour_of(column: str) -> str:

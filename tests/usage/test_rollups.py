@@ -6,10 +6,10 @@ import time_machine
 
 from tests.factories import CustomerFactory, EventFactory, MetricFactory
 from usage.aggregation import json_key
-from usage.measure import WATERMARK_NAME
+from usage.measure import WATERMARK_NAME, rollup_safety_margin
 from usage.models import RollupWatermark, UsageRollup
 from usage.rollups import rollup_hours, rollup_rebuild, rollup_usage
-from usage.selectors import rollup_watermark
+from usage.selectors import rollup_watermark, usage_totals
 
 pytestmark = pytest.mark.django_db
 
@@ -103,16 +103,31 @@ def test_late_event_with_an_old_timestamp_updates_its_old_hour(metrics):
     assert rows(acme)[("calls", T0)].value == 2
 
 
-def test_event_received_before_a_run_but_committed_after_it_is_caught_by_the_next_run(metrics):
+def test_event_received_before_a_run_but_committed_after_it_is_rolled_up_a_margin_later(metrics):
     acme = CustomerFactory()
     rollup_usage(now=T0 + HOUR)
     # received_at is taken before the ingest transaction commits, so a run at T0+1h can
-    # miss an event stamped T0+1h-1min; the next run's safety margin re-reads it.
+    # miss an event stamped T0+1h-1min: runs only roll up what was received a safety
+    # margin before them, and leave the rest to readers as raw events.
     call(acme, T0, received=T0 + HOUR - MIN, total_tokens=3, latency_tier="realtime")
 
     rollup_usage(now=T0 + HOUR + 2 * MIN)
+    assert ("tokens_rt", T0) not in rows(acme)
+    assert usage_totals(customer=acme, start=T0, end=T0 + HOUR)["tokens_rt"] == 3
 
+    rollup_usage(now=T0 + HOUR + rollup_safety_margin())
     assert rows(acme)[("tokens_rt", T0)].value == 3
+
+
+def test_rows_hold_only_events_received_a_margin_before_the_run(metrics):
+    acme = CustomerFactory()
+    call(acme, T0, total_tokens=1)
+    call(acme, T0 + MIN, received=T0 + HOUR - MIN, total_tokens=2)
+
+    rollup_usage(now=T0 + HOUR)
+
+    assert rows(acme)[("peak", T0)].value == 1
+    assert rows(acme)[("calls", T0)].event_count == 1
 
 
 def test_watermark_advances_to_now_and_never_moves_back(metrics):
@@ -212,7 +227,6 @@ def test_concurrent_runs_and_ingestion_leave_exact_rollups():
     from usage.aggregation import aggregate
     from usage.measure import metric_rule
     from usage.models import Event
-    from usage.selectors import usage_totals
 
     metric = MetricFactory(code="tokens", event_type="ai.call", aggregation="sum",
                            field="total_tokens")
@@ -252,5 +266,6 @@ def test_concurrent_runs_and_ingestion_leave_exact_rollups():
     start, end = T0 - HOUR, T0 + 6 * HOUR
     expected = aggregate(events, metric_rule(metric), start=start, end=end)
     assert usage_totals(customer=acme, start=start, end=end)["tokens"] == expected
-    rollup_usage(now=timezone.now())
+    # Once a margin has passed since the last event was received, the rows hold them all.
+    rollup_usage(now=timezone.now() + rollup_safety_margin())
     assert sum(r.value for r in UsageRollup.objects.filter(customer=acme)) == expected

@@ -1,0 +1,187 @@
+"""Breakdowns of one customer's events over any range (events, tokens and provider cost
+by model, seat, latency tier, initiated_by or day), read the way ``usage/measure.py``
+reads metric values and exact for the same reasons: the ``UsageBreakdown`` rows of the
+whole hours, the tail of those hours received at or after the rollup cutoff, and the
+partial edge hours raw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from usage import sql
+from usage.aggregation import SliceTotals, slice_keys, tidy, whole_hours
+from usage.measure import (
+    WATERMARK_PARAMS,
+    at_one_watermark,
+    cutoff_of,
+    watermark_sql,
+    watermark_until,
+)
+from usage.models import Event, UsageBreakdown
+
+DAY = "day"  # groups the all-events rows ("" dimension) by UTC day
+
+
+@dataclass(frozen=True)
+class SliceKey:
+    dimension: str  # one of aggregation.DIMENSIONS, "" or DAY
+    member: str  # the dimension's value; "" for "", the ISO date for DAY
+    event_type: str
+
+
+def slices(
+    *, customer_id: int, start: dt.datetime, end: dt.datetime, dimensions: Sequence[str],
+) -> dict[SliceKey, SliceTotals]:
+    """Totals per (dimension, member, event type) over ``[start, end)``; ``start`` and
+    ``end`` are aware and ordered (``measure.check_range``)."""
+    wanted = sorted(set(dimensions))
+    if connection.vendor == "postgresql":
+        return at_one_watermark(lambda cutoff: _slices_sql(customer_id, start, end, wanted, cutoff))
+    return _slices_python(customer_id, start, end, wanted)
+
+
+def _stored(dimensions: Sequence[str]) -> list[str]:
+    """The stored dimensions that answer ``dimensions`` (DAY is read from "" rows)."""
+    return sorted({"" if d == DAY else d for d in dimensions})
+
+
+def _edges(start, end) -> tuple[tuple[dt.datetime, dt.datetime], list[tuple]]:
+    whole = whole_hours(start, end)
+    if whole is None:
+        return (start, start), [(start, end)]
+    return whole, [(lo, hi) for lo, hi in ((start, whole[0]), (whole[1], end)) if lo < hi]
+
+
+# --- PostgreSQL: one statement -----------------------------------------------------------
+
+_EVENT = Event._meta.db_table
+_BREAKDOWN = UsageBreakdown._meta.db_table
+
+
+def _slices_sql(customer_id, start, end, dimensions, cutoff):
+    whole, edges = _edges(start, end)
+    inputs, outputs, total = sql.call_tokens("e.properties")
+    event_day, row_day = (f"date_trunc('day', {column}, 'UTC')" for column in ("e.timestamp", "hour"))
+    keys = sql.slice_keys("x")
+    params = {
+        **WATERMARK_PARAMS, "customer": customer_id, "stored": _stored(dimensions),
+        "by_day": DAY in dimensions, "hs": whole[0], "he": whole[1], "cutoff": cutoff,
+        "edge_lo": [lo for lo, _ in edges], "edge_hi": [hi for _, hi in edges],
+    }
+    statement = f"""
+    WITH RECURSIVE
+    -- The customer's event types, one index probe each (a loose scan of the
+    -- (customer_id, event_type, timestamp) index), so the edge hours are index ranges.
+    types AS (
+        (SELECT event_type FROM {_EVENT} WHERE customer_id = %(customer)s
+         ORDER BY event_type LIMIT 1)
+        UNION ALL
+        SELECT (SELECT event_type FROM {_EVENT} WHERE customer_id = %(customer)s
+                  AND event_type > t.event_type ORDER BY event_type LIMIT 1)
+        FROM types t WHERE t.event_type IS NOT NULL
+    ),
+    events AS (
+        SELECT e.* FROM types t
+        CROSS JOIN unnest(%(edge_lo)s::timestamptz[], %(edge_hi)s::timestamptz[]) AS g(lo, hi)
+        CROSS JOIN LATERAL (
+            SELECT event_type, timestamp, model, seat, properties, provider_cost, unpriced
+            FROM {_EVENT}
+            WHERE customer_id = %(customer)s AND event_type = t.event_type
+              AND timestamp >= g.lo AND timestamp < g.hi
+            OFFSET 0
+        ) e
+        WHERE t.event_type IS NOT NULL
+        UNION ALL
+        SELECT event_type, timestamp, model, seat, properties, provider_cost, unpriced
+        FROM {_EVENT}
+        WHERE customer_id = %(customer)s AND received_at >= %(cutoff)s
+          AND timestamp >= %(hs)s AND timestamp < %(he)s
+    ),
+    raw AS (
+        SELECT x.event_type, x.day, k.dimension, k.member, 1 AS events, x.input_tokens,
+               x.output_tokens, x.total_tokens, x.provider_cost, x.unpriced::int AS unpriced
+        FROM (
+            SELECT e.*, {inputs} AS input_tokens, {outputs} AS output_tokens,
+                   {total} AS total_tokens,
+                   CASE WHEN %(by_day)s THEN {event_day} END AS day
+            FROM events e
+        ) x
+        {keys}
+        WHERE k.dimension = ANY(%(stored)s::text[])
+        UNION ALL
+        SELECT event_type, CASE WHEN %(by_day)s THEN {row_day} END, dimension,
+               member, events, input_tokens, output_tokens, total_tokens, provider_cost,
+               unpriced
+        FROM {_BREAKDOWN}
+        WHERE customer_id = %(customer)s AND dimension = ANY(%(stored)s::text[])
+          AND hour >= %(hs)s AND hour < %(he)s
+    ),
+    grouped AS (
+        SELECT dimension, member, event_type, day, sum(events) AS events,
+               sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+               sum(total_tokens) AS total_tokens, sum(provider_cost) AS provider_cost,
+               sum(unpriced) AS unpriced
+        FROM raw GROUP BY dimension, member, event_type, day
+    )
+    SELECT w.until, g.* FROM {watermark_sql()} AS w(until) LEFT JOIN grouped g ON true
+    """
+    rows = sql.fetch_rows(statement, params)
+    found: dict[SliceKey, SliceTotals] = {}
+    for _, dimension, member, event_type, day_start, *sums in rows:
+        if dimension is None:
+            continue  # the watermark's row when nothing matched
+        for key in _keys(dimensions, dimension, member, event_type, day_start):
+            _add(found, key, sums)
+    return rows[0][0], found
+
+
+def _keys(dimensions, dimension, member, event_type, day_start) -> list[SliceKey]:
+    keys = [SliceKey(dimension, member, event_type)] if dimension in dimensions else []
+    if dimension == "" and DAY in dimensions:
+        keys.append(SliceKey(DAY, day_start.astimezone(dt.UTC).date().isoformat(), event_type))
+    return keys
+
+
+def _add(found, key: SliceKey, sums) -> None:
+    events, inputs, outputs, total, cost, unpriced = sums
+    found.setdefault(key, SliceTotals()).add(
+        events=int(events), input_tokens=tidy(inputs), output_tokens=tidy(outputs),
+        total_tokens=tidy(total), cost=tidy(cost), unpriced=int(unpriced),
+    )
+
+
+# --- SQLite: the same plan in Python, inside one transaction -----------------------------
+
+
+def _slices_python(customer_id, start, end, dimensions) -> dict[SliceKey, SliceTotals]:
+    whole, edges = _edges(start, end)
+    stored = _stored(dimensions)
+    found: dict[SliceKey, SliceTotals] = {}
+    with transaction.atomic():
+        cutoff = cutoff_of(watermark_until())
+        where = Q(received_at__gte=cutoff, timestamp__gte=whole[0], timestamp__lt=whole[1])
+        for lo, hi in edges:
+            where |= Q(timestamp__gte=lo, timestamp__lt=hi)
+        for event in Event.objects.filter(where, customer_id=customer_id).values(
+            "event_type", "timestamp", "model", "seat", "properties", "provider_cost", "unpriced"
+        ):
+            day_start = event["timestamp"]
+            for dimension, member in slice_keys(event):
+                if dimension not in stored:
+                    continue
+                for key in _keys(dimensions, dimension, member, event["event_type"], day_start):
+                    found.setdefault(key, SliceTotals()).add_event(event)
+        for row in UsageBreakdown.objects.filter(
+            customer_id=customer_id, dimension__in=stored, hour__gte=whole[0], hour__lt=whole[1]
+        ).values_list("dimension", "member", "event_type", "hour", "events", "input_tokens",
+                      "output_tokens", "total_tokens", "provider_cost", "unpriced"):
+            dimension, member, event_type, hour, *sums = row
+            for key in _keys(dimensions, dimension, member, event_type, hour):
+                _add(found, key, sums)
+    return found
