@@ -93,6 +93,26 @@ def money_error(value: Any) -> str | None:
     return None
 
 
+def check_in_range(**values: Any) -> None:
+    """Refuse, naming each field, any date or time outside the supported years.
+
+    Services call this before any date arithmetic (``end + timedelta``), which would
+    otherwise overflow on year 9999 or quietly compute with year 376.
+    """
+    errors = {}
+    for name, value in values.items():
+        if isinstance(value, dt.date) and (message := date_in_range_error(value)):
+            errors[name] = [message]
+    if errors:
+        raise ValidationError(errors)
+
+
+def check_count(name: str, value: Any, *, minimum: int, maximum: int) -> None:
+    if value is not None and (message := integer_range_error(value, minimum=minimum,
+                                                             maximum=maximum)):
+        raise ValidationError({name: [message]})
+
+
 # --- Django validators (model fields, admin forms) -------------------------------------
 
 def validate_date_in_range(value: dt.date) -> None:

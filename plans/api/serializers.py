@@ -13,15 +13,22 @@ from typing import Any, ClassVar
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import MoneyField, QuantityField
+from accounts.api.fields import (
+    BoundedDateField,
+    BoundedDateTimeField,
+    BoundedIntegerField,
+    MoneyField,
+    QuantityField,
+)
 from accounts.api.serializers import StrictSerializer
+from accounts.bounds import MAX_INTEGER, MAX_NOTICE_DAYS, MAX_PACKAGE_SIZE, MAX_SEATS
 from accounts.selectors import customer_get
 from plans.models import Charge, Contract, ContractMigration, Metric, PlanVersion
 from plans.selectors import plan_current_version, plan_get, plan_version_get
 
 UNKNOWN_FIELD = "Unknown field."
 # Integer columns are 32-bit (PositiveIntegerField) everywhere; bigger numbers are a 400.
-MAX_POSITIVE_INT = 2**31 - 1
+MAX_POSITIVE_INT = MAX_INTEGER
 
 # --- metrics ---------------------------------------------------------------------------
 
@@ -34,7 +41,7 @@ class MetricSerializer(serializers.Serializer):
     aggregation = serializers.ChoiceField(choices=Metric.Aggregation.choices, read_only=True)
     field = serializers.SerializerMethodField()
     filters = serializers.DictField(read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
+    created_at = BoundedDateTimeField(read_only=True)
 
     def get_field(self, metric: Metric) -> str | None:
         return metric.field or None
@@ -88,24 +95,24 @@ class PlanVersionSerializer(serializers.Serializer):
     plan = serializers.CharField(source="plan.code", read_only=True)
     version = serializers.IntegerField(read_only=True)
     status = serializers.ChoiceField(choices=PlanVersion.Status.choices, read_only=True)
-    effective_from = serializers.DateField(read_only=True)
+    effective_from = BoundedDateField(read_only=True)
     currency = serializers.CharField(read_only=True)
     billing_interval = serializers.ChoiceField(choices=PlanVersion.Interval.choices, read_only=True)
     seat_price = MoneyField(read_only=True, currency="currency")
     base_fee = MoneyField(read_only=True, currency="currency")
     charges = PlanChargeSerializer(many=True, read_only=True)
-    published_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    created_at = serializers.DateTimeField(read_only=True)
+    published_at = BoundedDateTimeField(read_only=True, allow_null=True)
+    created_at = BoundedDateTimeField(read_only=True)
 
 
 class PlanVersionSummarySerializer(serializers.Serializer):
     version = serializers.IntegerField(read_only=True)
     # A plain string: the same enum in two components makes the schema's enum names ambiguous.
     status = serializers.CharField(read_only=True, help_text="draft or published")
-    effective_from = serializers.DateField(read_only=True)
+    effective_from = BoundedDateField(read_only=True)
     currency = serializers.CharField(read_only=True)
     billing_interval = serializers.ChoiceField(choices=PlanVersion.Interval.choices, read_only=True)
-    published_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    published_at = BoundedDateTimeField(read_only=True, allow_null=True)
 
 
 class PlanSerializer(serializers.Serializer):
@@ -116,7 +123,7 @@ class PlanSerializer(serializers.Serializer):
         help_text="The latest published version in effect today (UTC): the one new contracts "
                   "get unless they name another. Null until a version is in effect.")
     versions = PlanVersionSummarySerializer(many=True, read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
+    created_at = BoundedDateTimeField(read_only=True)
 
     def get_current_version(self, plan) -> int | None:
         current = plan_current_version(plan=plan, today=self.context["today"])
@@ -145,8 +152,8 @@ class PlanChargeWriteSerializer(serializers.Serializer):
     metric = serializers.CharField(help_text="A metric code.")
     model = serializers.ChoiceField(choices=Charge.Model.choices)
     unit_price = MoneyField(required=False, allow_null=True, help_text="per_unit only.")
-    package_size = serializers.IntegerField(required=False, allow_null=True, min_value=1,
-                                            max_value=MAX_POSITIVE_INT, help_text="package only.")
+    package_size = BoundedIntegerField(required=False, allow_null=True, min_value=1,
+                                       max_value=MAX_PACKAGE_SIZE, help_text="package only.")
     package_price = MoneyField(required=False, allow_null=True, help_text="package only.")
     included_units = QuantityField(required=False, allow_null=True)
     included_per_seat = QuantityField(required=False, allow_null=True)
@@ -209,7 +216,7 @@ class PlanVersionWriteSerializer(StrictSerializer):
         "version": "Version numbers are assigned in sequence.",
     }
 
-    effective_from = serializers.DateField()
+    effective_from = BoundedDateField()
     currency = serializers.CharField(max_length=3, required=False, help_text="Default USD.")
     billing_interval = serializers.ChoiceField(choices=PlanVersion.Interval.choices, required=False)
     seat_price = MoneyField(required=False)
@@ -231,14 +238,14 @@ class ContractMigrationSerializer(serializers.Serializer):
     contract = serializers.IntegerField(source="contract_id", read_only=True)
     plan = serializers.CharField(source="plan_version.plan.code", read_only=True)
     plan_version = serializers.IntegerField(source="plan_version.version", read_only=True)
-    effective_date = serializers.DateField(read_only=True)
+    effective_date = BoundedDateField(read_only=True)
     notice_days = serializers.IntegerField(read_only=True)
-    scheduled_on = serializers.DateField(read_only=True)
+    scheduled_on = BoundedDateField(read_only=True)
     status = serializers.ChoiceField(choices=ContractMigration.Status.choices, read_only=True)
     pending = serializers.SerializerMethodField(
         help_text="Scheduled and not yet in effect: the customer sees it as an upcoming change."
     )
-    created_at = serializers.DateTimeField(read_only=True)
+    created_at = BoundedDateTimeField(read_only=True)
 
     def get_pending(self, migration: ContractMigration) -> bool:
         return (migration.status == ContractMigration.Status.SCHEDULED
@@ -251,9 +258,9 @@ class ContractSerializer(serializers.Serializer):
     plan = serializers.CharField(source="plan_version.plan.code", read_only=True)
     plan_version = serializers.IntegerField(source="plan_version.version", read_only=True)
     status = serializers.ChoiceField(choices=Contract.Status.choices, read_only=True)
-    start_date = serializers.DateField(read_only=True)
-    end_date = serializers.DateField(read_only=True, allow_null=True)
-    anchor_date = serializers.DateField(read_only=True)
+    start_date = BoundedDateField(read_only=True)
+    end_date = BoundedDateField(read_only=True, allow_null=True)
+    anchor_date = BoundedDateField(read_only=True)
     auto_renew = serializers.BooleanField(read_only=True)
     renewal = serializers.ChoiceField(choices=Contract.Renewal.choices, read_only=True)
     committed_seats = serializers.IntegerField(read_only=True)
@@ -266,20 +273,19 @@ class ContractSerializer(serializers.Serializer):
     renewed_from = serializers.IntegerField(source="renewed_from_id", read_only=True,
                                             allow_null=True)
     migrations = ContractMigrationSerializer(many=True, read_only=True, source="migrations.all")
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    created_at = BoundedDateTimeField(read_only=True)
+    updated_at = BoundedDateTimeField(read_only=True)
 
 
 # The fields a contract's terms can set, at creation and later.
 class ContractTermsSerializer(StrictSerializer):
     read_only_names = frozenset(ContractSerializer().fields)
 
-    end_date = serializers.DateField(required=False, allow_null=True,
+    end_date = BoundedDateField(required=False, allow_null=True,
                                      help_text="The term's last day (inclusive); null = evergreen.")
     auto_renew = serializers.BooleanField(required=False)
     renewal = serializers.ChoiceField(choices=Contract.Renewal.choices, required=False)
-    committed_seats = serializers.IntegerField(min_value=0, max_value=MAX_POSITIVE_INT,
-                                               required=False)
+    committed_seats = BoundedIntegerField(max_value=MAX_SEATS, required=False)
     seat_price = MoneyField(required=False, allow_null=True)
     base_fee = MoneyField(required=False, allow_null=True)
     included_per_seat = QuantityField(required=False, allow_null=True)
@@ -303,11 +309,11 @@ class ContractUpdateSerializer(ContractTermsSerializer):
 class ContractCreateSerializer(ContractTermsSerializer):
     customer = serializers.CharField(help_text="The customer's external_id.")
     plan = serializers.CharField(help_text="The plan's code.")
-    plan_version = serializers.IntegerField(
-        min_value=1, max_value=MAX_POSITIVE_INT, required=False, allow_null=True,
+    plan_version = BoundedIntegerField(
+        min_value=1, required=False, allow_null=True,
         help_text="Default: the plan's current version (latest published, in force today).",
     )
-    start_date = serializers.DateField()
+    start_date = BoundedDateField()
 
     def validate(self, attrs: dict) -> dict:
         """Turn codes into rows; unknown ones are 400s naming the field they came in."""
@@ -344,10 +350,10 @@ class ContractMigrationCreateSerializer(StrictSerializer):
     plan = serializers.CharField(
         required=False, help_text="The plan's code; default: the plan the contract is on today."
     )
-    plan_version = serializers.IntegerField(min_value=1, max_value=MAX_POSITIVE_INT)
-    effective_date = serializers.DateField(help_text="A later period start of the contract.")
-    notice_days = serializers.IntegerField(min_value=0, max_value=MAX_POSITIVE_INT,
-                                           required=False, help_text="Default 30.")
+    plan_version = BoundedIntegerField(min_value=1)
+    effective_date = BoundedDateField(help_text="A later period start of the contract.")
+    notice_days = BoundedIntegerField(max_value=MAX_NOTICE_DAYS, required=False,
+                                      help_text="Default 30; at most 3650.")
 
     def validate(self, attrs: dict) -> dict:
         if "plan" in attrs:

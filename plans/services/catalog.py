@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from accounts.bounds import MAX_PACKAGE_SIZE, date_in_range_error
 from accounts.currencies import is_supported
 from plans.models import Charge, ChargeTier, Metric, Plan, PlanVersion, PublishedVersionError
 from plans.periods import INTERVALS
@@ -168,6 +169,9 @@ def validate_charges(charges: Any) -> list[dict]:
             size = spec.get("package_size")
             if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
                 errors[f"{prefix}.package_size"] = ["package_size must be a whole number above zero."]
+            elif size > MAX_PACKAGE_SIZE:
+                errors[f"{prefix}.package_size"] = [
+                    f"package_size must be at most {MAX_PACKAGE_SIZE}."]
             else:
                 charge["package_size"] = size
         if model in ("graduated", "volume"):
@@ -193,6 +197,8 @@ def _validate_version_fields(fields: dict) -> None:
             fields[name] = _dec(fields[name], name, errors, required=True)
     if "effective_from" in fields and not isinstance(fields["effective_from"], dt.date):
         errors["effective_from"] = ["A date (YYYY-MM-DD) is required."]
+    elif "effective_from" in fields and (message := date_in_range_error(fields["effective_from"])):
+        errors["effective_from"] = [message]
     if errors:
         raise ValidationError(errors)
 

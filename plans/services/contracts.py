@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts.bounds import MAX_NOTICE_DAYS, MAX_SEATS, check_count, check_in_range
 from accounts.models import Customer
 from plans.models import Contract, ContractMigration, PlanVersion
 from plans.models.contracts import DEFAULT_NOTICE_DAYS
@@ -65,6 +66,8 @@ def contract_create(*, customer: Customer, plan_version: PlanVersion, start_date
         raise ValidationError({name: ["Unknown field."] for name in unknown})
     if customer.archived:
         raise ValidationError({"customer": [f"{customer.external_id} is archived."]})
+    check_in_range(start_date=start_date, end_date=end_date)
+    check_count("committed_seats", committed_seats, minimum=0, maximum=MAX_SEATS)
     _validate_version_for(customer, plan_version)
     _validate_term(anchor=start_date, interval=plan_version.billing_interval,
                    start=start_date, end=end_date)
@@ -91,6 +94,8 @@ def contract_update(*, contract: Contract, **changes: Any) -> Contract:
     contract = Contract.objects.select_for_update().select_related("plan_version").get(pk=contract.pk)
     if contract.status != Contract.Status.ACTIVE:
         raise ValidationError({"status": [f"The contract is {contract.status}; it cannot change."]})
+    check_in_range(end_date=changes.get("end_date"))
+    check_count("committed_seats", changes.get("committed_seats"), minimum=0, maximum=MAX_SEATS)
     for name, value in changes.items():
         setattr(contract, name, value)
     if "end_date" in changes:
@@ -115,8 +120,8 @@ def contract_schedule_migration(*, contract: Contract, plan_version: PlanVersion
     )
     if contract.status != Contract.Status.ACTIVE:
         raise ValidationError({"contract": [f"The contract is {contract.status}."]})
-    if notice_days < 0:
-        raise ValidationError({"notice_days": ["notice_days must be 0 or more."]})
+    check_count("notice_days", notice_days, minimum=0, maximum=MAX_NOTICE_DAYS)
+    check_in_range(effective_date=effective_date)
     _validate_version_for(contract.customer, plan_version)
     current = contract_version_at(contract=contract, day=effective_date)
     if plan_version.billing_interval != current.billing_interval:
