@@ -7,6 +7,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from accounts.bounds import validate_moment_in_range
 from accounts.currencies import CURRENCY_CHOICES
 
 external_id_validator = RegexValidator(
@@ -41,8 +42,9 @@ class Seat(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="seats")
     email = models.EmailField()
     name = models.CharField(max_length=200, blank=True)
-    active_from = models.DateTimeField()
-    active_until = models.DateTimeField(null=True, blank=True, help_text="Empty: still active.")
+    active_from = models.DateTimeField(validators=[validate_moment_in_range])
+    active_until = models.DateTimeField(null=True, blank=True, help_text="Empty: still active.",
+                                        validators=[validate_moment_in_range])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
