@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from accounts.api.fields import format_decimal, format_money
+from accounts.api.fields import format_decimal, format_moment, format_money
 from invoices.models import Invoice, InvoiceLine
 from invoices.rating import Line
 from invoices.services.line_rows import tiers_json
@@ -29,9 +29,7 @@ def _number(value: Any) -> str | None:
 
 
 def iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else format_moment(moment)
 
 
 @dataclass(frozen=True)

@@ -214,3 +214,18 @@ def test_money_keeps_the_currency_minor_units_for_jpy(api):
     # 4.322581 × 4000 = 17290.324 → 17290; 878 × 5 = 4390
     assert [line["amount"] for line in body["lines"]] == ["17290", "4390"]
     assert body["total"] == "21680" and body["lines"][0]["unit_price"] == "4000"
+
+
+@pytest.mark.parametrize("at_", ["0613-04-20T04:07:40Z", "9999-12-31T23:00:00-05:00",
+                                 "2201-01-01T00:00:00Z", "2026-10-25T00:00:00"])
+def test_upcoming_invoice_at_outside_the_supported_years_or_without_offset_is_refused(api, at_):
+    worked_example()
+    response = api.get("/api/v1/customers/acme/upcoming-invoice", {"at": at_})
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["at"]
+
+
+def test_upcoming_invoice_at_with_an_unencoded_plus_offset_is_read_as_utc(api):
+    worked_example()
+    body = api.get("/api/v1/customers/acme/upcoming-invoice?at=2026-10-25T02:00:00+02:00").json()
+    assert body["at"] == "2026-10-25T00:00:00Z"
