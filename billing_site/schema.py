@@ -16,7 +16,7 @@ declared error without a body gets the ``Error`` body.
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -52,6 +52,9 @@ ERRORS: dict[int, tuple[str, dict]] = {
            "errors": {"body": ["The body is larger than 1,048,576 bytes; send smaller batches."]}}),
     429: ("Too many requests with this key: retry after `Retry-After` seconds.",
           {"detail": "Request was throttled. Expected available in 12 seconds."}),
+    503: ("A service the request needs (the task queue) is down; try again later.",
+          {"detail": "The billing run could not be queued (the task queue is unavailable); "
+                     "try again later."}),
 }
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"},
                                "description": "Seconds to wait before the next request."}}
@@ -91,6 +94,19 @@ class ApiAutoSchema(AutoSchema):
         if "429" in responses:
             responses["429"].setdefault("headers", {}).update(RETRY_AFTER)
         return dict(sorted(responses.items()))
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if not body:
+            return body
+        serializer = self.get_request_serializer()
+        if isinstance(serializer, dict):
+            serializer = next(iter(serializer.values()), None)
+        if isinstance(serializer, PolymorphicProxySerializer):
+            # One of several shapes (POST /events: an event or a batch), each with required
+            # fields: drf-spectacular reads `required` off the oneOf, which has none.
+            body["required"] = True
+        return body
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)

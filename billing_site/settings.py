@@ -154,6 +154,22 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operations grouped by resource (customers, metrics, events...), not all under "v1".
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "TAGS": [
+        {"name": "events", "description": "Usage events: what your product sends at every "
+                                          "billable action (ingest-scope key)."},
+        {"name": "customers", "description": "Who is billed, their seats, their usage and "
+                                             "their upcoming invoice."},
+        {"name": "metrics", "description": "How events become numbers to price."},
+        {"name": "plans", "description": "Offers and their immutable, versioned price books."},
+        {"name": "contracts", "description": "A customer on a plan version, with negotiated "
+                                             "terms and scheduled migrations."},
+        {"name": "invoices", "description": "Drafts, finalized (numbered) and paid or void "
+                                            "invoices, line by line."},
+        {"name": "billing-runs", "description": "Rating every period that is due, on the "
+                                                "worker."},
+    ],
     # Swagger UI and ReDoc from our own static files: the docs work with no internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -16,8 +16,11 @@ urlpatterns = [
     # The docs and the schema answer with and without the trailing slash, like every route.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/schema", SpectacularAPIView.as_view()),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema",
+                                                     template_name="api_docs/swagger_ui.html"),
+         name="api-docs"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema",
+                                                    template_name="api_docs/swagger_ui.html")),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema",
                                                     template_name="api_docs/redoc.html"),
          name="api-redoc"),

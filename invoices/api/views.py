@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from kombu.exceptions import OperationalError
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
@@ -16,8 +16,10 @@ from rest_framework.views import APIView
 
 from accounts.api.fields import parse_query_datetime
 from accounts.api.serializers import validated_data
-from accounts.api.views import ERROR_RESPONSES, NOT_FOUND, get_customer_or_404, query_text
+from accounts.api.views import get_customer_or_404, query_text
 from billing_site.api import conflict
+from billing_site.schema import error_response
+from invoices.api import examples
 from invoices.api.serializers import (
     BillingRunRequestSerializer,
     BillingRunSerializer,
@@ -32,7 +34,8 @@ from invoices.services.preview import upcoming_invoice
 from invoices.services.run_queue import billing_run_fail, billing_run_request
 from invoices.tasks import run_billing
 
-CONFLICT = {409: OpenApiResponse(description="Wrong state: `errors.status` says why.")}
+CONFLICT = {409: error_response(409, "The invoice's status forbids it: `errors.status` "
+                                     "says why.")}
 
 
 def query_time(request: Request, name: str) -> dt.datetime | None:
@@ -46,10 +49,17 @@ def get_invoice_or_404(invoice_id: str) -> Invoice:
     return invoice
 
 
-@extend_schema(parameters=[
-    OpenApiParameter("customer", str, description="A customer's external_id."),
-    OpenApiParameter("status", str, enum=Invoice.Status.values),
-], responses={200: InvoiceSerializer(many=True), **ERROR_RESPONSES})
+@extend_schema(
+    summary="List invoices",
+    description="Every invoice, newest period first, optionally of one `customer` or in one "
+                "`status` (draft, finalized, paid, void). Each carries its lines with their "
+                "arithmetic.",
+    parameters=[
+        OpenApiParameter("customer", str, description="A customer's external_id."),
+        OpenApiParameter("status", str, enum=Invoice.Status.values),
+    ],
+    responses={200: InvoiceSerializer(many=True)}, examples=examples.INVOICE_LIST,
+)
 class InvoiceListView(generics.ListAPIView):
     serializer_class = InvoiceSerializer
 
@@ -66,7 +76,14 @@ class InvoiceListView(generics.ListAPIView):
         return invoice_list(customer=customer, status=state)
 
 
-@extend_schema(responses={200: InvoiceSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+@extend_schema(
+    summary="Get an invoice",
+    description="One invoice with every line: seats, base fee, usage (value, included, "
+                "billable, tiers), overage cap, discount, minimum commitment and late usage. "
+                "A draft can still change when it is rated again; a finalized invoice never "
+                "changes.",
+    responses={200: InvoiceSerializer}, examples=examples.INVOICE_GET,
+)
 class InvoiceDetailView(APIView):
     def get(self, request: Request, invoice_id: str) -> Response:
         return Response(InvoiceSerializer(get_invoice_or_404(invoice_id)).data)
@@ -76,8 +93,6 @@ class _InvoiceActionView(APIView):
     def act(self, invoice: Invoice) -> Invoice:
         raise NotImplementedError
 
-    @extend_schema(request=None,
-                   responses={200: InvoiceSerializer, **ERROR_RESPONSES, **NOT_FOUND, **CONFLICT})
     def post(self, request: Request, invoice_id: str) -> Response:
         invoice = get_invoice_or_404(invoice_id)
         try:
@@ -87,20 +102,40 @@ class _InvoiceActionView(APIView):
         return Response(InvoiceSerializer(get_invoice_or_404(invoice_id)).data)
 
 
+@extend_schema(
+    summary="Finalize a draft invoice",
+    description="Numbers the draft in its currency's sequence and freezes it; it is then "
+                "synced to Stripe. Only a draft can be finalized (else 409).",
+    request=None, responses={200: InvoiceSerializer, **CONFLICT},
+    examples=examples.INVOICE_FINALIZE,
+)
 class InvoiceFinalizeView(_InvoiceActionView):
     def act(self, invoice: Invoice) -> Invoice:
         return invoice_finalize(invoice=invoice, now=timezone.now())
 
 
+@extend_schema(
+    summary="Void an invoice",
+    description="Voids a draft (it will not be billed) or a finalized, unpaid invoice (it "
+                "keeps its number and lines; Stripe voids its copy). A paid or void invoice "
+                "answers 409.",
+    request=None, responses={200: InvoiceSerializer, **CONFLICT},
+    examples=examples.INVOICE_VOID,
+)
 class InvoiceVoidView(_InvoiceActionView):
     def act(self, invoice: Invoice) -> Invoice:
         return invoice_void(invoice=invoice, now=timezone.now())
 
 
 @extend_schema(
+    summary="Preview the upcoming invoice",
+    description="The invoice that the period containing `at` (default now) would get if it "
+                "were rated now, with every line, from the same engine as billing runs. "
+                "Nothing is stored.",
     parameters=[OpenApiParameter("at", dt.datetime, description="Default: now.")],
-    responses={200: UpcomingInvoiceSerializer, **ERROR_RESPONSES,
-               404: OpenApiResponse(description="Unknown customer, or no contract in force.")},
+    responses={200: UpcomingInvoiceSerializer,
+               404: error_response(404, "Unknown customer, or no contract in force at `at`.")},
+    examples=examples.UPCOMING,
 )
 class UpcomingInvoiceView(APIView):
     def get(self, request: Request, external_id: str) -> Response:
@@ -119,10 +154,32 @@ class BillingRunListView(generics.ListAPIView):
     def get_queryset(self):
         return billing_run_list()
 
-    @extend_schema(request=BillingRunRequestSerializer,
-                   responses={202: BillingRunSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        summary="List billing runs", description="Every billing run, newest first, with "
+                                                 "its progress and per-customer failures.",
+        responses={200: BillingRunSerializer(many=True)}, examples=examples.RUN_LIST,
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Start a billing run",
+        description="Queues a run that drafts an invoice for every contract period that "
+                    "ended at least the grace time before `as_of` (default now) and has none "
+                    "yet. It answers 202 at once with the run; follow its progress at "
+                    "`GET /api/v1/billing-runs/{id}` (the `Location` header). Idempotent: "
+                    "running it again, or twice at once, makes one invoice per period. "
+                    "`as_of` may not be in the future nor before the earliest contract.",
+        request=BillingRunRequestSerializer,
+        parameters=[OpenApiParameter(
+            "Location", str, location=OpenApiParameter.HEADER, response=[202],
+            description="Where to follow the run's progress.")],
+        responses={202: BillingRunSerializer, 503: error_response(
+            503, "The task queue is unavailable: the run is recorded as failed; try again.")},
+        examples=examples.RUN_CREATE,
+    )
     def post(self, request: Request) -> Response:
-        """Queue a run billing every due period as of ``as_of`` (default now); idempotent."""
+        # Queues the run on the worker: thousands of periods never run inside a request.
         now = timezone.now()
         as_of = validated_data(BillingRunRequestSerializer, request.data).get("as_of") or now
         run = billing_run_request(as_of=as_of, now=now)
@@ -139,7 +196,13 @@ class BillingRunListView(generics.ListAPIView):
                         headers={"Location": f"/api/v1/billing-runs/{run.pk}"})
 
 
-@extend_schema(responses={200: BillingRunSerializer, **ERROR_RESPONSES, **NOT_FOUND})
+@extend_schema(
+    summary="Follow a billing run",
+    description="A run's status (queued, running, done, failed) and progress: periods due, "
+                "invoices created, drafts re-rated, chunks done of chunks total, and the "
+                "customers that failed with why.",
+    responses={200: BillingRunSerializer}, examples=examples.RUN_GET,
+)
 class BillingRunDetailView(APIView):
     def get(self, request: Request, run_id: str) -> Response:
         run = billing_run_get(run_id=run_id)

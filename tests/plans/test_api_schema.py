@@ -40,3 +40,184 @@ def test_schema_is_valid_and_these_routes_raise_no_warnings():
     ours = [message for message in GENERATOR_STATS._warn_cache
             if any(mark in message for mark in OUR_MODULES)]
     assert not ours
+
+
+# --- what the schema teaches: summaries, examples, the errors each operation gives --------
+
+SPEC_EVENT_PROPERTIES = {"model": "gpt-4.1-mini", "input_tokens": 1200, "output_tokens": 300,
+                         "total_tokens": 1500, "latency_tier": "realtime",
+                         "seat": "alice@acme.test", "initiated_by": "agent"}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def operations(schema: dict):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield f"{method.upper()} {path}", operation
+
+
+def test_every_operation_has_a_summary_and_a_description(schema):
+    bare = [name for name, op in operations(schema)
+            if not op.get("summary") or len(op.get("description", "")) < 20]
+    assert not bare
+
+
+def view_docstrings() -> set[str]:
+    # Docstrings of our API views, their bases and their handlers: internal notes that
+    # drf-spectacular would show as descriptions if a view had no explicit one.
+    import inspect
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    docs: set[str] = set()
+
+    def walk(patterns):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "cls"):
+                for cls in pattern.callback.cls.__mro__:
+                    if cls.__module__.split(".")[0] not in ("accounts", "plans", "usage",
+                                                            "invoices", "billing_site"):
+                        continue
+                    for member in [cls, *vars(cls).values()]:
+                        if callable(member) and getattr(member, "__doc__", None):
+                            docs.add(inspect.cleandoc(member.__doc__).split("\n")[0])
+
+    walk(get_resolver().url_patterns)
+    return docs
+
+
+def test_no_internal_docstring_reaches_the_schema(schema):
+    import json
+
+    text = json.dumps(schema)
+    assert "Serializers that say what is current or pending" not in text
+    leaked = [doc for doc in view_docstrings() if json.dumps(doc)[1:-1] in text]
+    assert not leaked
+
+
+def test_every_error_response_has_the_error_body(schema):
+    # The Error component, or (a rejected single event) a shape that extends it.
+    components = schema["components"]["schemas"]
+    for name, op in operations(schema):
+        for code, response in op["responses"].items():
+            if int(code) >= 400:
+                body = response["content"]["application/json"]
+                shape = components[body["schema"]["$ref"].split("/")[-1]]
+                assert "detail" in shape["required"], (name, code)
+                assert {"detail", "errors"} <= set(shape["properties"]), (name, code)
+                assert body.get("examples"), (name, code)
+    error = components["Error"]
+    assert error["required"] == ["detail"] and set(error["properties"]) == {"detail", "errors"}
+
+
+def codes(schema: dict, name: str) -> set[int]:
+    method, path = name.split(" ", 1)
+    return {int(c) for c in schema["paths"][path][method.lower()]["responses"]}
+
+
+@pytest.mark.parametrize(("name", "expected", "absent"), [
+    ("POST /api/v1/events", {200, 400, 401, 413}, {403, 404}),
+    ("GET /api/v1/customers", {200, 400, 401, 403}, {404}),
+    ("GET /api/v1/customers/{external_id}", {200, 401, 403, 404}, {400, 409}),
+    ("PATCH /api/v1/customers/{external_id}", {200, 400, 401, 403, 404}, {409}),
+    ("PATCH /api/v1/metrics/{code}", {200, 400, 401, 403, 404, 409}, set()),
+    ("PATCH /api/v1/plans/{code}/versions/{version}", {400, 404, 409}, set()),
+    ("POST /api/v1/plans/{code}/versions/{version}/publish", {200, 400, 404, 409}, set()),
+    ("POST /api/v1/invoices/{invoice_id}/finalize", {200, 404, 409}, set()),
+    ("POST /api/v1/invoices/{invoice_id}/void", {200, 404, 409}, set()),
+    ("GET /api/v1/customers/{external_id}/usage", {200, 400, 401, 403, 404}, set()),
+    ("POST /api/v1/billing-runs", {202, 400, 401, 403}, {201, 404}),
+    ("GET /api/v1/billing-runs/{run_id}", {200, 401, 403, 404}, {400}),
+])
+def test_operations_list_the_responses_they_really_give(schema, name, expected, absent):
+    listed = codes(schema, name)
+    assert expected <= listed, (name, listed)
+    assert not absent & listed, (name, listed)
+
+
+def test_throttled_operations_list_429_with_retry_after(schema, settings):
+    from rest_framework.settings import api_settings
+
+    if not api_settings.DEFAULT_THROTTLE_CLASSES:
+        pytest.skip("no throttle configured")
+    for name, op in operations(schema):
+        assert "429" in op["responses"], name
+        assert "Retry-After" in op["responses"]["429"]["headers"], name
+
+
+def test_event_body_is_documented_with_the_spec_example(schema):
+    body = schema["paths"]["/api/v1/events"]["post"]["requestBody"]
+    assert body["required"] is True
+    content = body["content"]["application/json"]
+    one_of = schema["components"]["schemas"][content["schema"]["$ref"].split("/")[-1]]["oneOf"]
+    assert {ref["$ref"].split("/")[-1] for ref in one_of} == {"EventRequest", "EventBatchRequest"}
+    single = [e["value"] for e in content["examples"].values() if "events" not in e["value"]]
+    batch = [e["value"] for e in content["examples"].values() if "events" in e["value"]]
+    assert single and batch
+    event = single[0]
+    assert (event["customer"], event["event_type"], event["timestamp"]) == \
+        ("acme", "ai.call", "2026-10-05T12:00:00Z")
+    assert event["properties"] == SPEC_EVENT_PROPERTIES
+    assert len(batch[0]["events"]) >= 2
+
+
+def test_every_operation_has_examples_of_its_body_and_its_answer(schema):
+    missing = []
+    for name, op in operations(schema):
+        if "requestBody" in op and not op["requestBody"]["content"]["application/json"].get(
+                "examples"):
+            missing.append(f"{name} request")
+        success = [r for c, r in op["responses"].items() if c.startswith("2")]
+        if not any(r.get("content", {}).get("application/json", {}).get("examples")
+                   for r in success):
+            missing.append(f"{name} response")
+    assert not missing
+
+
+def as_json_schema(node):
+    # OpenAPI 3.0 says ``nullable: true``; JSON Schema says ``type: [..., "null"]``.
+    if isinstance(node, dict):
+        node = {k: as_json_schema(v) for k, v in node.items()}
+        if node.pop("nullable", False):
+            if "type" in node:
+                node["type"] = [node["type"], "null"]
+            elif "$ref" in node or "allOf" in node or "oneOf" in node:
+                node = {"anyOf": [{k: v for k, v in node.items()}, {"type": "null"}]}
+            if "enum" in node:
+                node["enum"] = [*node["enum"], None]
+        return node
+    if isinstance(node, list):
+        return [as_json_schema(v) for v in node]
+    return node
+
+
+def test_every_example_matches_its_schema(schema):
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    document = as_json_schema({"components": schema["components"]})
+    registry = Registry().with_resource("urn:api", Resource.from_contents(
+        document, default_specification=__import__("referencing.jsonschema").jsonschema.DRAFT202012))
+    checked = 0
+    for name, op in operations(schema):
+        bodies = [("request", op["requestBody"]["content"]["application/json"])] \
+            if "requestBody" in op else []
+        bodies += [(code, r["content"]["application/json"]) for code, r in op["responses"].items()
+                   if "content" in r]
+        for where, media in bodies:
+            shape = as_json_schema(media["schema"])
+            shape = {**shape, "$ref": "urn:api" + shape["$ref"]} if "$ref" in shape else shape
+            shape = __import__("json").loads(__import__("json").dumps(shape).replace(
+                '"#/components', '"urn:api#/components'))
+            validator = Draft202012Validator(shape, registry=registry)
+            for example_name, example in media.get("examples", {}).items():
+                errors = [e.message for e in validator.iter_errors(example["value"])]
+                assert not errors, (name, where, example_name, errors)
+                checked += 1
+    assert checked > 60

@@ -10,6 +10,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
 )
@@ -22,8 +23,10 @@ from rest_framework.views import APIView
 from accounts.api.auth import HasIngestScope
 from accounts.api.fields import BoundedDateTimeField
 from accounts.selectors import customer_get
+from billing_site.schema import error_response
 from plans.models import Metric
 from usage.aggregation import decimal_text
+from usage.api import examples
 from usage.api.serializers import (
     EventBatchSerializer,
     EventSerializer,
@@ -46,13 +49,26 @@ class EventIngestView(APIView):
 
     @extend_schema(
         operation_id="events_ingest",
-        request=PolymorphicProxySerializer(
+        # The view reads the body itself (no DRF parsers), so the media type is named here.
+        request={"application/json": PolymorphicProxySerializer(
             component_name="EventOrBatch", serializers=[EventSerializer, EventBatchSerializer],
-            resource_type_field_name=None),
-        responses={200: IngestResultSerializer, 400: RejectedSingleEventSerializer},
-        description="One event, or {\"events\": [...]} of up to 1,000 (body up to 1 MB; more "
-                    "is a 413). Each bad event is reported by index; the good ones are kept. "
-                    "Ingest- or admin-scope key.",
+            resource_type_field_name=None)},
+        responses={
+            200: IngestResultSerializer,
+            400: OpenApiResponse(RejectedSingleEventSerializer, description=(
+                "A single event that was rejected (its fields in `errors` and in "
+                "`rejected[0]`), or a body that is not one event nor `{\"events\": [...]}`.")),
+            413: error_response(413),
+        },
+        summary="Send usage events",
+        description="One event, or `{\"events\": [...]}` of up to 1,000 (body up to 1 MB; "
+                    "more is a 413). Send one at every billable action of your product, e.g. "
+                    "every AI call with its model, tokens and seat. `transaction_id` makes a "
+                    "retry safe: the same id for the same customer counts once. In a batch, "
+                    "each bad event is reported by its index with its fields and the good "
+                    "ones are kept (200); a single bad event is a 400. Ingest- or "
+                    "admin-scope key.",
+        examples=examples.EVENTS_INGEST,
     )
     def post(self, request):
         too_big = f"The body is larger than {MAX_BODY_BYTES:,} bytes; send smaller batches."
@@ -156,8 +172,11 @@ class CustomerUsageView(APIView):
             OpenApiParameter("end", OpenApiTypes.DATETIME, required=True),
         ],
         responses={200: CustomerUsageSerializer},
-        description="Every metric's exact total over [start, end) and the provider cost "
-                    "(total, by model, by seat). Admin-scope key.",
+        summary="Get a customer's usage",
+        description="Every metric's exact total over [start, end) (at most 400 days) and "
+                    "the provider cost the vendor paid for the customer's AI calls: total, "
+                    "by model and by seat. Admin-scope key.",
+        examples=examples.CUSTOMER_USAGE,
     )
     def get(self, request, external_id: str):
         customer = customer_get(external_id=external_id)
