@@ -1,11 +1,12 @@
 """Invoice and billing-run shapes (SPEC 7). Output is built by ``invoices.documents``;
-the declared fields describe it for the OpenAPI schema."""
+the declared fields describe it for the OpenAPI schema. Times and dates use the shared
+bounded fields, as every input and output of the API does."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.api.fields import BoundedDateTimeField
+from accounts.api.fields import BoundedDateField, BoundedDateTimeField
 from accounts.api.serializers import StrictSerializer
 from invoices.documents import InvoiceDoc, invoice_document
 from invoices.models import BillingRun, Invoice, InvoiceLine
@@ -33,8 +34,8 @@ class InvoiceLineSerializer(serializers.Serializer):
     included = serializers.CharField(allow_null=True, **NUMBER)
     billable = serializers.CharField(allow_null=True, **NUMBER)
     tiers = TierSerializer(many=True)
-    period_start = serializers.DateField(allow_null=True, help_text="Late usage: its period.")
-    period_end = serializers.DateField(allow_null=True, help_text="Exclusive.")
+    period_start = BoundedDateField(allow_null=True, help_text="Late usage: its period.")
+    period_end = BoundedDateField(allow_null=True, help_text="Exclusive.")
 
 
 class InvoiceSerializer(serializers.Serializer):
@@ -42,8 +43,8 @@ class InvoiceSerializer(serializers.Serializer):
     customer = serializers.CharField(help_text="The customer's external_id.")
     status = serializers.ChoiceField(choices=Invoice.Status.choices)
     number = serializers.CharField(allow_null=True)
-    period_start = serializers.DateTimeField()
-    period_end = serializers.DateTimeField()
+    period_start = BoundedDateTimeField()
+    period_end = BoundedDateTimeField()
     currency = serializers.CharField()
     plan = serializers.CharField()
     plan_version = serializers.IntegerField()
@@ -53,12 +54,12 @@ class InvoiceSerializer(serializers.Serializer):
     billed_seats = serializers.CharField(**NUMBER)
     on_hold = serializers.BooleanField()
     contract = serializers.IntegerField()
-    created_at = serializers.DateTimeField(allow_null=True)
-    rated_at = serializers.DateTimeField(allow_null=True)
-    finalized_at = serializers.DateTimeField(allow_null=True)
-    paid_at = serializers.DateTimeField(allow_null=True)
-    voided_at = serializers.DateTimeField(allow_null=True)
-    payment_failed_at = serializers.DateTimeField(allow_null=True)
+    created_at = BoundedDateTimeField(allow_null=True)
+    rated_at = BoundedDateTimeField(allow_null=True)
+    finalized_at = BoundedDateTimeField(allow_null=True)
+    paid_at = BoundedDateTimeField(allow_null=True)
+    voided_at = BoundedDateTimeField(allow_null=True)
+    payment_failed_at = BoundedDateTimeField(allow_null=True)
     stripe_state = serializers.CharField(allow_null=True)
     stripe_invoice_id = serializers.CharField(allow_null=True)
 
@@ -69,7 +70,7 @@ class InvoiceSerializer(serializers.Serializer):
 
 class UpcomingInvoiceSerializer(InvoiceSerializer):
     upcoming = serializers.BooleanField(help_text="Always true: this invoice is not saved.")
-    at = serializers.DateTimeField()
+    at = BoundedDateTimeField()
     invoice = serializers.UUIDField(
         allow_null=True, help_text="The period's saved invoice, when it already has one."
     )
