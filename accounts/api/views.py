@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -35,13 +35,6 @@ from accounts.services import customer_create, customer_update, seat_create, sea
 MAX_BIGINT = 2**63 - 1
 TRUE_VALUES = {"true", "1", "yes"}
 FALSE_VALUES = {"false", "0", "no"}
-
-ERROR_RESPONSES = {
-    400: OpenApiResponse(description="Invalid input: `errors` names every bad field."),
-    401: OpenApiResponse(description="Missing, unknown or revoked API key."),
-    403: OpenApiResponse(description="The key's scope does not allow this route."),
-}
-NOT_FOUND = {404: OpenApiResponse(description="No such resource.")}
 
 
 def utc_today() -> dt.date:
