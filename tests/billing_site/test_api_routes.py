@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from tests.factories import CustomerFactory, MetricFactory, PlanFactory, make_version
 
@@ -80,3 +80,35 @@ def test_writes_answer_the_same_with_and_without_the_slash(api, catalog, route, 
     slashed = send(path + "/", {"unknown_field": 1}, format="json")
     assert bare.status_code not in (301, 302, 307, 308)
     assert bare.status_code == slashed.status_code, path
+
+
+@pytest.fixture(scope="module")
+def documented() -> dict[tuple[str, str], set[str]]:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {(method.upper(), re.sub(r"\{\w+\}", "x", path)): set(op["responses"])
+            for path, methods in schema["paths"].items() for method, op in methods.items()}
+
+
+def implemented() -> list[tuple[str, str]]:
+    """(route, method) of every handler an API view defines."""
+    pairs = []
+    for route in ROUTES:
+        if route.startswith("api/v1/"):
+            view = resolve(concrete(route)).func.view_class
+            pairs += [(route, method) for method in METHODS if hasattr(view, method)]
+    return pairs
+
+
+@pytest.mark.parametrize(("route", "method"), implemented())
+def test_every_answer_is_a_status_the_schema_lists(api, ingest_api, anon_api, catalog,
+                                                   documented, route, method):
+    # Probes each operation with a good key, the wrong scope and no key, and a body it
+    # refuses: the status it answers is one its documentation lists.
+    key = (method.upper(), "/" + re.sub(r"<(?:\w+:)?\w+>", "x", route))
+    assert key in documented
+    for client in (api, ingest_api, anon_api):
+        response = getattr(client, method)(concrete(route), {"unknown_field": 1}, format="json")
+        assert str(response.status_code) in documented[key], (key, response.status_code,
+                                                              response.content[:200])
