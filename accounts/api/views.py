@@ -59,6 +59,21 @@ def query_bool(request: Request, name: str) -> bool | None:
     raise serializers.ValidationError({name: [f"Use true or false, not {raw!r}."]})
 
 
+def query_customer(request: Request, name: str = "customer") -> Customer | None:
+    """The customer a list is filtered by, if any; an unknown one is a 400 naming the filter.
+
+    A query parameter is input, not the resource the path names, so it is never a 404.
+    """
+    external_id = query_text(request, name)
+    if external_id is None:
+        return None
+    customer = customer_get(external_id=external_id)
+    if customer is None:
+        raise serializers.ValidationError(
+            {name: [f"No customer with external_id {external_id!r}."]})
+    return customer
+
+
 def get_customer_or_404(external_id: str) -> Customer:
     customer = None if has_nul(external_id) else customer_get(external_id=external_id)
     if customer is None:

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.api.fields import parse_query_datetime
 from accounts.api.serializers import validated_data
-from accounts.api.views import get_customer_or_404, query_text
+from accounts.api.views import get_customer_or_404, query_customer, query_text
 from billing_site.api import conflict
 from billing_site.schema import error_response
 from invoices.api import examples
@@ -64,16 +64,12 @@ class InvoiceListView(generics.ListAPIView):
     serializer_class = InvoiceSerializer
 
     def get_queryset(self):
-        customer_id = query_text(self.request, "customer")
         state = query_text(self.request, "status")
         if state is not None and state not in Invoice.Status.values:
             raise serializers.ValidationError(
                 {"status": [f"Use one of {', '.join(Invoice.Status.values)}."]}
             )
-        customer = None
-        if customer_id is not None:
-            customer = get_customer_or_404(customer_id)
-        return invoice_list(customer=customer, status=state)
+        return invoice_list(customer=query_customer(self.request), status=state)
 
 
 @extend_schema(

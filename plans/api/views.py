@@ -15,8 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.serializers import has_nul, validated_data
-from accounts.api.views import MAX_BIGINT, query_text, utc_today
-from accounts.selectors import customer_get
+from accounts.api.views import MAX_BIGINT, query_customer, query_text, utc_today
 from billing_site.api import conflict
 from billing_site.schema import error_response
 from plans.api import examples
@@ -310,13 +309,7 @@ class ContractListView(TodayContextMixin, generics.ListAPIView):
     serializer_class = ContractSerializer
 
     def get_queryset(self):
-        customer = None
-        if external_id := query_text(self.request, "customer"):
-            customer = customer_get(external_id=external_id)
-            if customer is None:
-                raise serializers.ValidationError(
-                    {"customer": [f"No customer with external_id {external_id!r}."]}
-                )
+        customer = query_customer(self.request)
         status_filter = query_text(self.request, "status")
         if status_filter is not None and status_filter not in Contract.Status.values:
             raise serializers.ValidationError(
