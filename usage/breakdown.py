@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from usage import sql
-from usage.aggregation import SliceTotals, slice_keys, tidy, whole_hours
+from usage.aggregation import DIMENSIONS, SliceTotals, slice_keys, tidy, whole_hours
 from usage.measure import (
     WATERMARK_PARAMS,
     at_one_watermark,
@@ -66,12 +66,19 @@ _BREAKDOWN = UsageBreakdown._meta.db_table
 
 def _slices_sql(customer_id, start, end, dimensions, cutoff):
     whole, edges = _edges(start, end)
+    stored = _stored(dimensions)
+    by_day = DAY in dimensions
     inputs, outputs, total = sql.call_tokens("e.properties")
-    event_day, row_day = (f"date_trunc('day', {column}, 'UTC')" for column in ("e.timestamp", "hour"))
-    keys = sql.slice_keys("x")
+    # Only the wanted dimensions' members; the others are "" and drop out of the keys.
+    wanted = {name: sql.member("e", name) if name in stored else "''" for name in DIMENSIONS}
+    members = ", ".join(f"{expression} AS {name}" for name, expression in wanted.items())
+    event_day = "date_trunc('day', e.timestamp, 'UTC')" if by_day else "NULL::timestamptz"
+    row_day = "date_trunc('day', hour, 'UTC')" if by_day else "NULL::timestamptz"
+    names = ", ".join(DIMENSIONS)
+    keys = sql.slice_keys("g")
     params = {
-        **WATERMARK_PARAMS, "customer": customer_id, "stored": _stored(dimensions),
-        "by_day": DAY in dimensions, "hs": whole[0], "he": whole[1], "cutoff": cutoff,
+        **WATERMARK_PARAMS, "customer": customer_id, "stored": stored, "hs": whole[0],
+        "he": whole[1], "cutoff": cutoff,
         "edge_lo": [lo for lo, _ in edges], "edge_hi": [hi for _, hi in edges],
     }
     statement = f"""
@@ -103,35 +110,44 @@ def _slices_sql(customer_id, start, end, dimensions, cutoff):
         WHERE customer_id = %(customer)s AND received_at >= %(cutoff)s
           AND timestamp >= %(hs)s AND timestamp < %(he)s
     ),
-    raw AS (
-        SELECT x.event_type, x.day, k.dimension, k.member, 1 AS events, x.input_tokens,
-               x.output_tokens, x.total_tokens, x.provider_cost, x.unpriced::int AS unpriced
+    -- The raw events summed by type, members and day first (a few groups, however many
+    -- events), then each sum counted in every dimension it has a member in.
+    grouped AS (
+        SELECT event_type, {names}, day, count(*) AS events,
+               sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+               sum(total_tokens) AS total_tokens, sum(provider_cost) AS provider_cost,
+               count(*) FILTER (WHERE unpriced) AS unpriced
         FROM (
-            SELECT e.*, {inputs} AS input_tokens, {outputs} AS output_tokens,
-                   {total} AS total_tokens,
-                   CASE WHEN %(by_day)s THEN {event_day} END AS day
-            FROM events e
+            SELECT e.event_type, {members}, {event_day} AS day, e.provider_cost, e.unpriced,
+                   {inputs} AS input_tokens, {outputs} AS output_tokens,
+                   {total} AS total_tokens
+            FROM events e OFFSET 0
         ) x
+        GROUP BY event_type, {names}, day
+    ),
+    raw AS (
+        SELECT g.event_type, g.day, k.dimension, k.member, g.events, g.input_tokens,
+               g.output_tokens, g.total_tokens, g.provider_cost, g.unpriced
+        FROM grouped g
         {keys}
         WHERE k.dimension = ANY(%(stored)s::text[])
         UNION ALL
-        SELECT event_type, CASE WHEN %(by_day)s THEN {row_day} END, dimension,
-               member, events, input_tokens, output_tokens, total_tokens, provider_cost,
-               unpriced
+        SELECT event_type, {row_day}, dimension, member, events, input_tokens,
+               output_tokens, total_tokens, provider_cost, unpriced
         FROM {_BREAKDOWN}
         WHERE customer_id = %(customer)s AND dimension = ANY(%(stored)s::text[])
           AND hour >= %(hs)s AND hour < %(he)s
     ),
-    grouped AS (
+    summed AS (
         SELECT dimension, member, event_type, day, sum(events) AS events,
                sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
                sum(total_tokens) AS total_tokens, sum(provider_cost) AS provider_cost,
                sum(unpriced) AS unpriced
         FROM raw GROUP BY dimension, member, event_type, day
     )
-    SELECT w.until, g.* FROM {watermark_sql()} AS w(until) LEFT JOIN grouped g ON true
+    SELECT w.until, s.* FROM {watermark_sql()} AS w(until) LEFT JOIN summed s ON true
     """
-    rows = sql.fetch_rows(statement, params)
+    rows = sql.fetch_rows(statement, params, work_mem=sql.READ_WORK_MEM)
     found: dict[SliceKey, SliceTotals] = {}
     for _, dimension, member, event_type, day_start, *sums in rows:
         if dimension is None:

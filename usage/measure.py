@@ -49,7 +49,15 @@ from django.db import connection, transaction
 
 from plans.models import Metric
 from usage import sql
-from usage.aggregation import Accumulator, MetricRule, tidy, whole_hours
+from usage.aggregation import (
+    MAX,
+    SUM,
+    UNIQUE_COUNT,
+    Accumulator,
+    MetricRule,
+    tidy,
+    whole_hours,
+)
 from usage.models import Event, RollupWatermark, UsageRollup
 
 WATERMARK_NAME = "usage"
@@ -180,109 +188,154 @@ _EVENT = Event._meta.db_table
 _ROLLUP = UsageRollup._meta.db_table
 
 
+def _event_parts(start, end, specs, params) -> list[str]:
+    """SELECTs of the raw events a read needs: the partial edge hours of the specs that
+    read rollups and their whole hours' events received at or after the cutoff (the
+    tail); for the other specs the whole range, flagged ``full``."""
+    conditions = []
+    rolled_types = sorted({s.metric.event_type for s in specs if s.use_rollup})
+    raw_types = sorted({s.metric.event_type for s in specs if not s.use_rollup})
+    if rolled_types:
+        params["rolled_types"] = rolled_types
+        for i, (lo, hi) in enumerate(raw_ranges(start, end, use_rollup=True)):
+            params[f"lo_{i}"], params[f"hi_{i}"] = lo, hi
+            conditions.append((False, "event_type = ANY(%(rolled_types)s::text[])"
+                               f" AND timestamp >= %(lo_{i})s AND timestamp < %(hi_{i})s"))
+        if whole_hours(start, end) is not None:
+            conditions.append((False, "received_at >= %(cutoff)s"
+                               " AND event_type = ANY(%(rolled_types)s::text[])"
+                               " AND timestamp >= %(hs)s AND timestamp < %(he)s"))
+    if raw_types:
+        params["raw_types"] = raw_types
+        conditions.append((True, "event_type = ANY(%(raw_types)s::text[])"
+                           " AND timestamp >= %(start)s AND timestamp < %(end)s"))
+    return [f"SELECT {full} AS full, customer_id, event_type, properties FROM {_EVENT}"
+            f" WHERE customer_id = ANY(%(customers)s::bigint[]) AND {where}"
+            for full, where in conditions]
+
+
+def _numbers(specs, params) -> dict[str, str]:
+    """Per field that numeric specs sum or max, its number (computed once per event, only
+    for the event types that use it): field -> column name."""
+    types: dict[str, set[str]] = defaultdict(set)
+    for spec in specs:
+        if spec.metric.aggregation in (SUM, MAX):
+            types[spec.metric.field].add(spec.metric.event_type)
+    columns = {}
+    for k, (field, event_types) in enumerate(sorted(types.items())):
+        params[f"number_field_{k}"], params[f"number_types_{k}"] = field, sorted(event_types)
+        columns[field] = (f"f{k}", f"CASE WHEN e.event_type = ANY(%(number_types_{k})s::text[])"
+                                   f" THEN {sql.number('e.properties', f'%(number_field_{k})s')}"
+                                   " END")
+    return columns
+
+
+def _raw_column(n: int, spec: Spec, params: dict, numbers: dict, mixed: bool) -> str:
+    """Spec ``n`` over the raw events: an aggregate, or for unique_count the event's
+    distinct value when it counts (NULL otherwise), to group by. ``mixed``: some specs
+    read the whole range raw, so the rows say which part they belong to."""
+    metric = spec.metric
+    params.update({f"type_{n}": metric.event_type, f"field_{n}": metric.field,
+                   f"filters_{n}": json.dumps(metric.filters or {}),
+                   f"extra_{n}": json.dumps(spec.extra)})
+    where = [f"x.event_type = %(type_{n})s"]
+    if mixed:
+        where.append("NOT x.full" if spec.use_rollup else "x.full")
+    if metric.filters:
+        where.append(f"x.properties @> %(filters_{n})s::jsonb")
+    if spec.extra:
+        where.append(f"x.properties @> %(extra_{n})s::jsonb")
+    condition = " AND ".join(where)
+    if metric.aggregation == UNIQUE_COUNT:
+        value = sql.distinct_value("x.properties", f"%(field_{n})s")
+        return f"CASE WHEN {condition} THEN {value} END"
+    number = f"x.{numbers[metric.field][0]}" if metric.aggregation in (SUM, MAX) else ""
+    return f"{sql.aggregate(metric.aggregation, number)} FILTER (WHERE {condition})"
+
+
 def _measure_sql(customer_ids, start, end, specs, cutoff):
     whole = whole_hours(start, end) or (start, start)  # empty: no whole hour to read
-    ranges = [(use, lo, hi) for use in (True, False) for lo, hi in raw_ranges(start, end, use)]
-    params = {
-        **WATERMARK_PARAMS,
-        "customers": customer_ids,
-        "keys": [s.key for s in specs],
-        "metric_ids": [s.metric.pk for s in specs],
-        "types": [s.metric.event_type for s in specs],
-        "aggs": [s.metric.aggregation for s in specs],
-        "fields": [s.metric.field for s in specs],
-        "filters": [json.dumps(s.metric.filters or {}) for s in specs],
-        "extras": [json.dumps(s.extra) for s in specs],
-        "use_rollup": [s.use_rollup for s in specs],
-        "rollup_types": sorted({s.metric.event_type for s in specs if s.use_rollup}),
-        "range_rollup": [r[0] for r in ranges],
-        "range_lo": [r[1] for r in ranges],
-        "range_hi": [r[2] for r in ranges],
-        "hs": whole[0],
-        "he": whole[1],
-        "cutoff": cutoff,
-    }
-    num = sql.number("properties", "field")
-    uval = sql.distinct_value("properties", "field")
-    rollup_where = """s.use_rollup AND r.customer_id = ANY(%(customers)s::bigint[])
-          AND r.hour >= %(hs)s AND r.hour < %(he)s"""
+    params = {**WATERMARK_PARAMS, "customers": customer_ids, "start": start, "end": end,
+              "hs": whole[0], "he": whole[1], "cutoff": cutoff}
+    union = "\n            UNION ALL\n            ".join(_event_parts(start, end, specs, params))
+    numbers = _numbers(specs, params)
+    computed = "".join(f", {expression} AS {name}" for name, expression in numbers.values())
+    mixed = len({s.use_rollup for s in specs}) > 1
+    columns = {n: _raw_column(n, spec, params, numbers, mixed) for n, spec in enumerate(specs)}
+    unique = [n for n, s in enumerate(specs) if s.metric.aggregation == UNIQUE_COUNT]
+    numeric = [n for n in columns if n not in unique]
+    rolled = [n for n, s in enumerate(specs) if s.use_rollup]
+    params.update({"ns": rolled, "metric_ids": [specs[n].metric.pk for n in rolled],
+                   "aggs": [specs[n].metric.aggregation for n in rolled]})
+    # Raw events are read once and hashed into few groups: per customer and distinct
+    # value of each unique_count spec, every other spec a FILTERed aggregate (no row per
+    # event and spec, no sort). Rollup rows are read per spec through the unique index.
+    stage = ",\n               ".join(
+        [f"{columns[n]} AS u{n}" for n in unique] + [f"{columns[n]} AS c{n}" for n in numeric])
+    group_by = "".join(f", u{n}" for n in unique)
+    combined = "".join(f", {'max' if specs[n].metric.aggregation == MAX else 'sum'}(c{n}) AS c{n}"
+                       for n in numeric)
+    numbers = ", ".join(f"({n}, r.c{n})" for n in numeric)
+    distinct = ", ".join(f"({n}, s.u{n})" for n in unique)
+    raw = (f"raw AS (SELECT customer_id{combined} FROM stage GROUP BY customer_id),"
+           if numeric else "")
+    raw_numbers = (f"SELECT 'raw' AS kind, r.customer_id, v.n, v.value FROM raw r"
+                   f" CROSS JOIN LATERAL (VALUES {numbers}) AS v(n, value) UNION ALL"
+                   if numeric else "")
+    raw_distinct = (f"UNION ALL SELECT s.customer_id, u.n, u.value FROM stage s"
+                    f" CROSS JOIN LATERAL (VALUES {distinct}) AS u(n, value)"
+                    " WHERE u.value IS NOT NULL" if unique else "")
     statement = f"""
-    WITH spec AS (
-        SELECT key, metric_id, event_type, agg, field, filters::jsonb AS filters,
-               extra::jsonb AS extra, use_rollup
-        FROM unnest(%(keys)s::text[], %(metric_ids)s::bigint[], %(types)s::text[],
-                    %(aggs)s::text[], %(fields)s::text[], %(filters)s::text[],
-                    %(extras)s::text[], %(use_rollup)s::boolean[])
-             AS s(key, metric_id, event_type, agg, field, filters, extra, use_rollup)
+    WITH events AS (
+            {union}
     ),
-    ranges AS (
-        SELECT * FROM unnest(%(range_rollup)s::boolean[], %(range_lo)s::timestamptz[],
-                             %(range_hi)s::timestamptz[]) AS g(use_rollup, lo, hi)
+    stage AS (
+        SELECT x.customer_id,
+               {stage}
+        FROM (SELECT e.*{computed} FROM events e OFFSET 0) x
+        GROUP BY x.customer_id{group_by}
     ),
-    -- LATERAL ... OFFSET 0 (not flattened) keeps each scan an index range scan on
-    -- (customer, event_type, timestamp) instead of a hash join over the whole table.
-    raw AS (
-        SELECT e.customer_id, s.key, s.agg, s.field, e.properties
-        FROM spec s
-        JOIN ranges g ON g.use_rollup = s.use_rollup
-        CROSS JOIN LATERAL (
-            SELECT customer_id, properties FROM {_EVENT}
-            WHERE customer_id = ANY(%(customers)s::bigint[]) AND event_type = s.event_type
-              AND timestamp >= g.lo AND timestamp < g.hi
-              AND properties @> s.filters AND properties @> s.extra
-            OFFSET 0
-        ) e
+    {raw}
+    spec AS (
+        SELECT * FROM unnest(%(ns)s::int[], %(metric_ids)s::bigint[], %(aggs)s::text[])
+            AS s(n, metric_id, agg)
+    ),
+    rolled AS (
+        SELECT r.customer_id, s.n, s.agg, r.value, r.distinct_values
+        FROM spec s JOIN {_ROLLUP} r ON r.metric_id = s.metric_id
+        WHERE r.customer_id = ANY(%(customers)s::bigint[])
+          AND r.hour >= %(hs)s AND r.hour < %(he)s
+    ),
+    parts AS (
+        {raw_numbers}
+        SELECT 'rows' AS kind, customer_id, n,
+               CASE WHEN agg = 'max' THEN max(value) ELSE sum(value) END AS value
+        FROM rolled WHERE agg <> 'unique_count' GROUP BY customer_id, n, agg
         UNION ALL
-        -- The tail: events of the whole hours that no rollup row holds. The specs are
-        -- joined per event (LATERAL, OFFSET 0) so the tail is read once, not per spec.
-        SELECT e.customer_id, s.key, s.agg, s.field, e.properties
+        SELECT 'unique', customer_id, n, count(DISTINCT value)::numeric
         FROM (
-            SELECT customer_id, event_type, properties FROM {_EVENT}
-            WHERE customer_id = ANY(%(customers)s::bigint[]) AND received_at >= %(cutoff)s
-              AND event_type = ANY(%(rollup_types)s::text[])
-              AND timestamp >= %(hs)s AND timestamp < %(he)s
-            OFFSET 0
-        ) e
-        CROSS JOIN LATERAL (
-            SELECT key, agg, field FROM spec
-            WHERE use_rollup AND event_type = e.event_type AND e.properties @> filters
-            OFFSET 0
-        ) s
-    ),
-    contrib AS (
-        SELECT customer_id, key, agg,
-               CASE agg WHEN 'count' THEN 1::numeric WHEN 'unique_count' THEN NULL
-                        ELSE {num} END AS num,
-               CASE WHEN agg = 'unique_count' THEN {uval} END AS uval
-        FROM raw
-        UNION ALL
-        SELECT r.customer_id, s.key, s.agg, r.value, NULL::jsonb
-        FROM spec s JOIN {_ROLLUP} r ON r.metric_id = s.metric_id
-        WHERE s.agg <> 'unique_count' AND {rollup_where}
-        UNION ALL
-        SELECT r.customer_id, s.key, s.agg, NULL::numeric, v.value
-        FROM spec s JOIN {_ROLLUP} r ON r.metric_id = s.metric_id
-        CROSS JOIN LATERAL jsonb_array_elements(coalesce(r.distinct_values, '[]'::jsonb)) v
-        WHERE s.agg = 'unique_count' AND {rollup_where}
-    ),
-    totals AS (
-        SELECT customer_id, key,
-               CASE WHEN agg = 'unique_count' THEN count(DISTINCT uval)::numeric
-                    WHEN agg = 'max' THEN max(num)
-                    ELSE sum(num) END AS value
-        FROM contrib
-        GROUP BY customer_id, key, agg
+            SELECT customer_id, n, v.value FROM rolled
+            CROSS JOIN LATERAL jsonb_array_elements(coalesce(distinct_values, '[]')) v
+            WHERE agg = 'unique_count'
+            {raw_distinct}
+        ) d GROUP BY customer_id, n
     )
-    SELECT w.until, t.customer_id, t.key, t.value
-    FROM {watermark_sql()} AS w(until) LEFT JOIN totals t ON true
+    SELECT w.until, p.kind, p.customer_id, p.n, p.value
+    FROM {watermark_sql()} AS w(until) LEFT JOIN parts p ON true
     """
-    rows = sql.fetch_rows(statement, params)
-    values = {
-        (customer_id, key): tidy(value)
-        for _, customer_id, key, value in rows
-        if key is not None and value is not None
-    }
-    return rows[0][0], values
+    rows = sql.fetch_rows(statement, params, work_mem=sql.READ_WORK_MEM)
+    values: dict[tuple[int, str], Decimal] = {}
+    for _, kind, customer_id, n, value in rows:
+        if kind is None or value is None:
+            continue
+        key = (customer_id, specs[n].key)
+        if kind == "unique" or key not in values:
+            values[key] = value
+        elif specs[n].metric.aggregation == MAX:
+            values[key] = max(values[key], value)
+        else:
+            values[key] += value
+    return rows[0][0], {key: tidy(value) for key, value in values.items()}
 
 
 # --- SQLite: the same plan in Python, inside one transaction ---------------------------

@@ -33,7 +33,7 @@ from django.db.models.functions import TruncHour
 from accounts.models import Customer
 from plans.models import Metric
 from usage import sql
-from usage.aggregation import HOUR, floor_hour, rollup_hour, slice_hour
+from usage.aggregation import DIMENSIONS, HOUR, floor_hour, rollup_hour, slice_hour
 from usage.measure import (
     NOTHING_ROLLED_UP,
     WATERMARK_NAME,
@@ -162,9 +162,9 @@ def _dirty_sql(dirty: _Dirty) -> tuple[str, dict]:
         return (
             "SELECT %(customer_id)s::bigint AS customer_id, t.event_type, h.hour"
             " FROM unnest(%(hours)s::timestamptz[]) AS h(hour)"
-            f" CROSS JOIN (SELECT event_type FROM {_METRIC} UNION SELECT event_type"
-            f" FROM {_EVENT} WHERE customer_id = %(customer_id)s"
-            " AND timestamp >= %(first)s AND timestamp < %(last)s) AS t",
+            f" CROSS JOIN (SELECT DISTINCT event_type FROM (SELECT event_type FROM {_METRIC}"
+            f" UNION ALL SELECT event_type FROM {_EVENT} WHERE customer_id = %(customer_id)s"
+            " AND timestamp >= %(first)s AND timestamp < %(last)s) AS u) AS t",
             {"customer_id": dirty.customer_id, "hours": list(dirty.hours),
              "first": dirty.hours[0], "last": dirty.hours[-1] + HOUR},
         )
@@ -175,72 +175,96 @@ def _dirty_sql(dirty: _Dirty) -> tuple[str, dict]:
     )
 
 
+# A large run's computed rows may pass the default 4 MB; they spill to disk past this.
+_ROLLUP_WORK_MEM = "64MB"
+
+
 def _recompute_sql(dirty: _Dirty, cutoff: dt.datetime) -> int:
     dirty_sql, params = _dirty_sql(dirty)
     params = {**params, "cutoff": cutoff}
-    num = sql.number("e.properties", "m.field")
-    uval = sql.distinct_value("e.properties", "m.field")
+    num = sql.number("g.properties", "m.field")
+    uval = sql.distinct_value("g.properties", "m.field")
     inputs, outputs, total = sql.call_tokens("e.properties")
-    # Per group, one index range scan over that customer-hour's events (received before
-    # the cutoff) for its metrics and one for its breakdown; a global GROUP BY would sort
-    # every event of the window. Distinct values are only collected for unique_count
-    # metrics (they need a sort).
-    group_events = """
-            FROM {event} e{join}
-            WHERE e.customer_id = d.customer_id AND e.event_type = d.event_type
-              AND e.timestamp >= d.hour AND e.timestamp < d.hour + interval '1 hour'
-              AND e.received_at < %(cutoff)s
-            OFFSET 0"""
-    metric_events = group_events.format(
-        event=_EVENT,
-        join=f"\n            JOIN {_METRIC} m ON m.event_type = e.event_type"
-             " AND e.properties @> m.filters",
-    )
-    slice_events = group_events.format(event=_EVENT, join="")
-    slice_keys = sql.slice_keys("x")
+    members = ", ".join(f"{sql.member('e', name)} AS {name}" for name in DIMENSIONS)
+    names = ", ".join(DIMENSIONS)
+    slice_keys = sql.slice_keys("s")
+    nothing = "NULL::text, NULL::text, NULL::bigint, NULL::numeric, NULL::numeric, NULL::numeric, NULL::bigint"
+    # Per group, one index range scan over that customer-hour's events received before
+    # the cutoff (a global GROUP BY would sort every event of the window), kept for the
+    # group's metric rows and breakdown rows, which are all computed right there: a
+    # metric has one event type, so all its events of the hour are in the group.
+    # Distinct values are only collected for unique_count metrics (they need a sort).
     statement = f"""
     WITH dirty AS MATERIALIZED ({dirty_sql}),
-    hits AS (
-        SELECT d.customer_id, d.hour, x.*
+    computed AS MATERIALIZED (
+        SELECT d.customer_id, d.event_type, d.hour, x.*
         FROM dirty d
         CROSS JOIN LATERAL (
-            SELECT m.id AS metric_id, m.aggregation, e.provider_cost,
-                   CASE WHEN m.aggregation IN ('sum', 'max') THEN {num} END AS num,
-                   CASE WHEN m.aggregation = 'unique_count' THEN {uval} END AS uval
-            {metric_events}
+            WITH grp AS MATERIALIZED (
+                SELECT e.properties, e.provider_cost, e.unpriced, {members},
+                       {inputs} AS input_tokens, {outputs} AS output_tokens,
+                       {total} AS total_tokens
+                FROM {_EVENT} e
+                WHERE e.customer_id = d.customer_id AND e.event_type = d.event_type
+                  AND e.timestamp >= d.hour AND e.timestamp < d.hour + interval '1 hour'
+                  AND e.received_at < %(cutoff)s
+            ),
+            hits AS MATERIALIZED (
+                SELECT m.id AS metric_id, m.aggregation, g.provider_cost,
+                       CASE WHEN m.aggregation IN ('sum', 'max') THEN {num} END AS num,
+                       CASE WHEN m.aggregation = 'unique_count' THEN {uval} END AS uval
+                FROM grp g
+                JOIN {_METRIC} m ON m.event_type = d.event_type AND g.properties @> m.filters
+            )
+            SELECT 'metric' AS kind, metric_id,
+                   CASE aggregation
+                       WHEN 'count' THEN count(*)::numeric
+                       WHEN 'sum' THEN coalesce(sum(num), 0)
+                       ELSE max(num)
+                   END AS value,
+                   count(*) AS event_count, NULL::jsonb AS distinct_values,
+                   coalesce(sum(provider_cost), 0) AS provider_cost,
+                   NULL::text AS dimension, NULL::text AS member, NULL::bigint AS events,
+                   NULL::numeric AS input_tokens, NULL::numeric AS output_tokens,
+                   NULL::numeric AS total_tokens, NULL::bigint AS unpriced
+            -- an event without a number cannot raise a maximum (aggregation.MetricRule)
+            FROM hits
+            WHERE aggregation <> 'unique_count' AND (aggregation <> 'max' OR num IS NOT NULL)
+            GROUP BY metric_id, aggregation
+            UNION ALL
+            SELECT 'metric', metric_id, jsonb_array_length(v)::numeric, event_count, v,
+                   provider_cost, {nothing}
+            FROM (
+                SELECT metric_id, count(*) AS event_count,
+                       coalesce(jsonb_agg(DISTINCT uval ORDER BY uval)
+                                    FILTER (WHERE uval IS NOT NULL), '[]'::jsonb) AS v,
+                       coalesce(sum(provider_cost), 0) AS provider_cost
+                FROM hits WHERE aggregation = 'unique_count'
+                GROUP BY metric_id
+            ) u
+            UNION ALL
+            -- Breakdown rows: the events summed by their members first, then each sum
+            -- counted in every dimension it has a member in.
+            SELECT 'slice', NULL, NULL, NULL, NULL, sum(s.provider_cost), k.dimension,
+                   k.member, sum(s.events), sum(s.input_tokens), sum(s.output_tokens),
+                   sum(s.total_tokens), sum(s.unpriced)
+            FROM (
+                SELECT {names}, count(*) AS events, sum(input_tokens) AS input_tokens,
+                       sum(output_tokens) AS output_tokens, sum(total_tokens) AS total_tokens,
+                       sum(provider_cost) AS provider_cost,
+                       count(*) FILTER (WHERE unpriced) AS unpriced
+                FROM grp GROUP BY {names}
+            ) s
+            {slice_keys}
+            GROUP BY k.dimension, k.member
         ) x
-        -- an event without a number cannot raise a maximum (aggregation.MetricRule)
-        WHERE x.aggregation <> 'max' OR x.num IS NOT NULL
-    ),
-    agg AS (
-        SELECT customer_id, metric_id, hour,
-               CASE aggregation
-                   WHEN 'count' THEN count(*)::numeric
-                   WHEN 'sum' THEN coalesce(sum(num), 0)
-                   ELSE max(num)
-               END AS value,
-               count(*) AS event_count, NULL::jsonb AS distinct_values,
-               coalesce(sum(provider_cost), 0) AS provider_cost
-        FROM hits WHERE aggregation <> 'unique_count'
-        GROUP BY customer_id, hour, metric_id, aggregation
-        UNION ALL
-        SELECT customer_id, metric_id, hour, jsonb_array_length(v)::numeric, event_count, v,
-               provider_cost
-        FROM (
-            SELECT customer_id, metric_id, hour, count(*) AS event_count,
-                   coalesce(jsonb_agg(DISTINCT uval ORDER BY uval)
-                                FILTER (WHERE uval IS NOT NULL), '[]'::jsonb) AS v,
-                   coalesce(sum(provider_cost), 0) AS provider_cost
-            FROM hits WHERE aggregation = 'unique_count'
-            GROUP BY customer_id, hour, metric_id
-        ) u
     ),
     upserted AS (
         INSERT INTO {_ROLLUP} AS r (customer_id, metric_id, hour, value, event_count,
                                     distinct_values, provider_cost, updated_at)
         SELECT customer_id, metric_id, hour, value, event_count, distinct_values,
                provider_cost, statement_timestamp()
-        FROM agg
+        FROM computed WHERE kind = 'metric'
         ON CONFLICT (customer_id, metric_id, hour) DO UPDATE SET
             value = EXCLUDED.value, event_count = EXCLUDED.event_count,
             distinct_values = EXCLUDED.distinct_values,
@@ -249,7 +273,8 @@ def _recompute_sql(dirty: _Dirty, cutoff: dt.datetime) -> int:
     ),
     -- Rows of a recomputed group that the recompute no longer produces (a metric's
     -- filters changed). The DELETE sees the table as it was before this statement,
-    -- so it never touches a row the upsert wrote.
+    -- so it never touches a row the upsert wrote. No breakdown row ever goes stale: a
+    -- group's members depend only on its events, which are only ever added.
     deleted AS (
         DELETE FROM {_ROLLUP} r USING {_METRIC} m, dirty d
         WHERE r.metric_id = m.id AND r.customer_id = d.customer_id AND r.hour = d.hour
@@ -259,46 +284,22 @@ def _recompute_sql(dirty: _Dirty, cutoff: dt.datetime) -> int:
         RETURNING 1
     ),
     sliced AS (
-        SELECT d.customer_id, d.event_type, d.hour, k.dimension, k.member,
-               count(*) AS events, sum(x.input_tokens) AS input_tokens,
-               sum(x.output_tokens) AS output_tokens, sum(x.total_tokens) AS total_tokens,
-               sum(x.provider_cost) AS provider_cost, count(*) FILTER (WHERE x.unpriced) AS unpriced
-        FROM dirty d
-        CROSS JOIN LATERAL (
-            SELECT e.model, e.seat, e.properties, e.provider_cost, e.unpriced,
-                   {inputs} AS input_tokens, {outputs} AS output_tokens, {total} AS total_tokens
-            {slice_events}
-        ) x
-        {slice_keys}
-        GROUP BY d.customer_id, d.event_type, d.hour, k.dimension, k.member
-    ),
-    sliced_upserted AS (
         INSERT INTO {_BREAKDOWN} AS b (customer_id, dimension, event_type, hour, member,
                                        events, input_tokens, output_tokens, total_tokens,
                                        provider_cost, unpriced)
         SELECT customer_id, dimension, event_type, hour, member, events, input_tokens,
                output_tokens, total_tokens, provider_cost, unpriced
-        FROM sliced
+        FROM computed WHERE kind = 'slice'
         ON CONFLICT (customer_id, dimension, event_type, hour, member) DO UPDATE SET
             events = EXCLUDED.events, input_tokens = EXCLUDED.input_tokens,
             output_tokens = EXCLUDED.output_tokens, total_tokens = EXCLUDED.total_tokens,
             provider_cost = EXCLUDED.provider_cost, unpriced = EXCLUDED.unpriced
-        RETURNING b.customer_id, b.dimension, b.event_type, b.hour, b.member
-    ),
-    sliced_deleted AS (
-        DELETE FROM {_BREAKDOWN} b USING dirty d
-        WHERE b.customer_id = d.customer_id AND b.event_type = d.event_type AND b.hour = d.hour
-          AND NOT EXISTS (SELECT 1 FROM sliced_upserted u
-                          WHERE u.customer_id = b.customer_id AND u.dimension = b.dimension
-                            AND u.event_type = b.event_type AND u.hour = b.hour
-                            AND u.member = b.member)
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM dirty), (SELECT count(*) FROM upserted),
-           (SELECT count(*) FROM deleted), (SELECT count(*) FROM sliced_upserted),
-           (SELECT count(*) FROM sliced_deleted)
+           (SELECT count(*) FROM deleted), (SELECT count(*) FROM sliced)
     """
-    (groups, *_written), = sql.fetch_rows(statement, params)
+    (groups, *_written), = sql.fetch_rows(statement, params, work_mem=_ROLLUP_WORK_MEM)
     return groups
 
 

@@ -46,15 +46,16 @@ def distinct_value(props: str, field: str) -> str:
     return f"(CASE WHEN jsonb_typeof({props} -> {field}) <> 'null' THEN {props} -> {field} END)"
 
 
-def aggregate(aggregation: str, props: str, field: str) -> str:
-    """One metric's aggregate over the rows of a query (NULL when none has a number)."""
+def aggregate(aggregation: str, number: str, distinct: str = "") -> str:
+    """One metric's aggregate over the rows of a query (NULL when none has a number), given
+    the row's number (:func:`number`) or, for unique_count, distinct value."""
     if aggregation == COUNT:
         return "count(*)"
     if aggregation == SUM:
-        return f"sum({number(props, field)})"
+        return f"sum({number})"
     if aggregation == MAX:
-        return f"max({number(props, field)})"
-    return f"count(DISTINCT {distinct_value(props, field)})"
+        return f"max({number})"
+    return f"count(DISTINCT {distinct})"
 
 
 def call_tokens(props: str) -> tuple[str, str, str]:
@@ -65,20 +66,20 @@ def call_tokens(props: str) -> tuple[str, str, str]:
     return inputs, outputs, f"coalesce({total}, {inputs} + {outputs})"
 
 
-def slice_keys(event: str) -> str:
-    """``aggregation.slice_keys`` as a LATERAL join giving ``k.dimension, k.member``.
+def member(event: str, dimension: str) -> str:
+    """``aggregation.member_of``: the value of one event row (with ``model``, ``seat`` and
+    ``properties``) in a breakdown dimension, "" when it has none."""
+    if dimension in ("model", "seat"):
+        return f"{event}.{dimension}"
+    value = f"{event}.properties -> '{dimension}'"
+    return (f"CASE WHEN jsonb_typeof({value}) = 'string'"
+            f" THEN left({event}.properties ->> '{dimension}', {MEMBER_LENGTH}) ELSE '' END")
 
-    ``event`` names a row with ``model``, ``seat`` and ``properties``.
-    """
-    def prop(name: str) -> str:
-        value = f"{event}.properties -> '{name}'"
-        return (f"CASE WHEN jsonb_typeof({value}) = 'string'"
-                f" THEN left({event}.properties ->> '{name}', {MEMBER_LENGTH}) ELSE '' END")
 
-    members = {"model": f"{event}.model", "seat": f"{event}.seat",
-               "latency_tier": prop("latency_tier"), "initiated_by": prop("initiated_by")}
-    assert tuple(members) == DIMENSIONS
-    values = ", ".join(f"('{name}', {member})" for name, member in members.items())
+def slice_keys(row: str) -> str:
+    """``aggregation.slice_keys`` as a LATERAL join giving ``k.dimension, k.member``, for a
+    row with one column per dimension holding its member (see :func:`member`)."""
+    values = ", ".join(f"('{name}', {row}.{name})" for name in DIMENSIONS)
     return (f"CROSS JOIN LATERAL (SELECT * FROM (VALUES ('', ''), {values})"
             " AS v(dimension, member) WHERE v.dimension = '' OR v.member <> '') AS k")
 
@@ -90,20 +91,33 @@ def hour_of(column: str) -> str:
 COMMON_PARAMS = {"number_re": NUMBER_PATTERN}
 
 
-def fetch_rows(sql: str, params: dict) -> list[tuple]:
-    """Runs one of these statements with JIT off, then puts the caller's setting back.
+# Reads of one customer aggregate up to a backfill's worth of raw events (200,000 rows);
+# the default 4 MB sent their sorts and hashes to disk.
+READ_WORK_MEM = "64MB"
+
+
+def fetch_rows(sql: str, params: dict, *, work_mem: str | None = None) -> list[tuple]:
+    """Runs one of these statements with JIT off (and ``work_mem`` if given), then puts
+    the caller's settings back.
 
     Their cost estimates (CTEs, LATERAL loops) cross ``jit_above_cost`` although they run
     in milliseconds; compiling them took 2 s of a 3 s query in our benchmark.
     """
+    settings = {"jit": "off"} if work_mem is None else {"jit": "off", "work_mem": work_mem}
+    outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit')")
-        (previous,) = cursor.fetchone()
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SELECT " + ", ".join(
+            "current_setting(%s), set_config(%s, %s, true)" for _ in settings
+        ), [arg for name, value in settings.items() for arg in (name, name, value)])
+        previous = cursor.fetchone()[::2]
         cursor.execute(sql, {**COMMON_PARAMS, **params})
         rows = cursor.fetchall()
-        # SET LOCAL outlives a savepoint's release: restore it for the caller's transaction.
-        cursor.execute("SELECT set_config('jit', %s, true)", [previous])
+        if not outermost:
+            # SET LOCAL outlives a savepoint's release: restore them for the caller's
+            # transaction (our own transaction's end resets them).
+            cursor.execute("SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings),
+                           [arg for name, old in zip(settings, previous, strict=True)
+                            for arg in (name, old)])
         return rows
 
 

@@ -277,3 +277,17 @@ def test_breakdown_groups_provider_cost_by_model_and_seat():
         ("bob@acme.test", 1, 15, Decimal("0.5")),
         ("alice@acme.test", 2, 122, Decimal("0.25")),
     ]
+
+
+def test_a_read_of_only_unique_counts_or_only_narrowed_charges_is_exact(metrics):
+    acme = CustomerFactory()
+    call(acme, BASE + 10 * MIN, user="a", tier="rt", tokens=2)
+    call(acme, BASE + HOUR, user="b", tier="batch", tokens=3)
+    rollup_usage(now=BASE + 3 * HOUR)
+    call(acme, BASE + HOUR + MIN, received=BASE + 3 * HOUR + MIN, user="c", tier="rt")
+
+    users = Metric.objects.filter(code="users")
+    assert usage_totals(customer=acme, start=BASE, end=BASE + 2 * HOUR, metrics=users) == {
+        "users": 3}
+    assert charge_usage(customer=acme, start=BASE, end=BASE + 2 * HOUR,
+                        charges=[("rt_tokens", "tokens", {"tier": "rt"})]) == {"rt_tokens": 2}
