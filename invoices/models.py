@@ -9,12 +9,21 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Customer
+from invoices.rating.types import LineKind
 from plans.models import Contract, PlanVersion
 
 AMOUNT = {"max_digits": 28, "decimal_places": 10}
 QUANTITY = {"max_digits": 38, "decimal_places": 12}
 
-DRAFT = "draft"
+
+class InvoiceStatus(models.TextChoices):
+    # Module level (as ``Invoice.Status``) so the constraints and guards below can name it.
+    DRAFT = "draft", "Draft"
+    FINALIZED = "finalized", "Finalized"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+
+
 # What may still change on a finalized, paid or void invoice: payment and Stripe
 # bookkeeping. Everything else (lines, amounts, number, period) is frozen. The
 # PostgreSQL trigger in migration 0003 enforces the same list.
@@ -22,7 +31,9 @@ MUTABLE_AFTER_FINALIZE = frozenset({
     "status", "paid_at", "voided_at", "payment_failed_at", "stripe_invoice_id",
     "stripe_state", "stripe_attempts", "stripe_error", "stripe_next_attempt_at", "updated_at",
 })
-ALLOWED_TRANSITIONS = {"finalized": frozenset({"paid", "void"})}
+ALLOWED_TRANSITIONS = {
+    InvoiceStatus.FINALIZED: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
+}
 LINE_MUTABLE_AFTER_FINALIZE = frozenset({"stripe_invoice_item_id"})
 
 
@@ -34,7 +45,7 @@ _NUMBERED = Q(number__isnull=False, finalized_at__isnull=False)
 _UNNUMBERED = Q(number__isnull=True, finalized_at__isnull=True)
 STATUS_CONSTRAINTS = (
     models.CheckConstraint(
-        condition=Q(status__in=["draft", "finalized", "paid", "void"]),
+        condition=Q(status__in=InvoiceStatus.values),
         name="invoice_status_known",
         violation_error_message="Unknown invoice status.",
     ),
@@ -44,30 +55,30 @@ STATUS_CONSTRAINTS = (
         violation_error_message="An invoice cannot be both paid and void.",
     ),
     models.CheckConstraint(
-        condition=~Q(status="draft")
+        condition=~Q(status=InvoiceStatus.DRAFT)
         | (_UNNUMBERED & Q(paid_at__isnull=True, voided_at__isnull=True)),
         name="invoice_draft_unnumbered",
         violation_error_message="A draft has no number, finalized_at, paid_at or voided_at.",
     ),
     models.CheckConstraint(
-        condition=~Q(status__in=["finalized", "paid"]) | _NUMBERED,
+        condition=~Q(status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.PAID]) | _NUMBERED,
         name="invoice_finalized_numbered",
         violation_error_message="A finalized or paid invoice has a number and finalized_at.",
     ),
     models.CheckConstraint(
-        condition=~Q(status="void") | _NUMBERED | _UNNUMBERED,
+        condition=~Q(status=InvoiceStatus.VOID) | _NUMBERED | _UNNUMBERED,
         name="invoice_void_numbered_iff_finalized",
         violation_error_message="A void invoice has both number and finalized_at, or neither.",
     ),
     models.CheckConstraint(
-        condition=Q(status="paid", paid_at__isnull=False)
-        | (~Q(status="paid") & Q(paid_at__isnull=True)),
+        condition=Q(status=InvoiceStatus.PAID, paid_at__isnull=False)
+        | (~Q(status=InvoiceStatus.PAID) & Q(paid_at__isnull=True)),
         name="invoice_paid_at_iff_paid",
         violation_error_message="paid_at is set exactly when the invoice is paid.",
     ),
     models.CheckConstraint(
-        condition=Q(status="void", voided_at__isnull=False)
-        | (~Q(status="void") & Q(voided_at__isnull=True)),
+        condition=Q(status=InvoiceStatus.VOID, voided_at__isnull=False)
+        | (~Q(status=InvoiceStatus.VOID) & Q(voided_at__isnull=True)),
         name="invoice_voided_at_iff_void",
         violation_error_message="voided_at is set exactly when the invoice is void.",
     ),
@@ -107,7 +118,7 @@ class InvoiceImmutableError(ValidationError):
 
 
 def _transition_allowed(old: str, new: str) -> bool:
-    return old == new or old == DRAFT or new in ALLOWED_TRANSITIONS.get(old, ())
+    return old == new or old == InvoiceStatus.DRAFT or new in ALLOWED_TRANSITIONS.get(old, ())
 
 
 class InvoiceQuerySet(models.QuerySet):
@@ -115,7 +126,7 @@ class InvoiceQuerySet(models.QuerySet):
         # Model-layer twin of the PostgreSQL trigger, so SQLite and every ORM path agree.
         if "stripe_invoice_id" in kwargs:
             _refuse_rewrites(self, "stripe_invoice_id", kwargs["stripe_invoice_id"])
-        frozen = self.exclude(status=DRAFT)
+        frozen = self.exclude(status=InvoiceStatus.DRAFT)
         if set(kwargs) - MUTABLE_AFTER_FINALIZE and frozen.exists():
             raise InvoiceImmutableError()
         if "status" in kwargs:
@@ -131,17 +142,13 @@ class InvoiceQuerySet(models.QuerySet):
         return super().update(**kwargs)
 
     def delete(self):
-        if self.exclude(status=DRAFT).exists():
+        if self.exclude(status=InvoiceStatus.DRAFT).exists():
             raise InvoiceImmutableError("Only draft invoices can be deleted; void it instead.")
         return super().delete()
 
 
 class Invoice(models.Model):
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        FINALIZED = "finalized", "Finalized"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
+    Status = InvoiceStatus
 
     class StripeState(models.TextChoices):
         OFF = "off", "Sync off"
@@ -227,7 +234,7 @@ class Invoice(models.Model):
         if "stripe_invoice_id" in stored:
             check_write_once("stripe_invoice_id", stored["stripe_invoice_id"],
                              self.stripe_invoice_id)
-        if stored["status"] == DRAFT:
+        if stored["status"] == InvoiceStatus.DRAFT:
             return
         if not _transition_allowed(stored["status"], self.status):
             raise InvoiceImmutableError(f"A {stored['status']} invoice cannot become {self.status}.")
@@ -242,7 +249,7 @@ class Invoice(models.Model):
 
     def delete(self, *args, **kwargs):
         stored = Invoice.objects.filter(pk=self.pk).values_list("status", flat=True).first()
-        if stored is not None and stored != DRAFT:
+        if stored is not None and stored != InvoiceStatus.DRAFT:
             raise InvoiceImmutableError("Only draft invoices can be deleted; void it instead.")
         return super().delete(*args, **kwargs)
 
@@ -253,7 +260,7 @@ class Invoice(models.Model):
 
 def _ensure_drafts(invoice_ids) -> None:
     ids = {i for i in invoice_ids if i is not None}
-    if ids and Invoice.objects.filter(pk__in=ids).exclude(status=DRAFT).exists():
+    if ids and Invoice.objects.filter(pk__in=ids).exclude(status=InvoiceStatus.DRAFT).exists():
         raise InvoiceImmutableError("Lines of a finalized, paid or void invoice cannot change.")
 
 
@@ -262,7 +269,7 @@ class InvoiceLineQuerySet(models.QuerySet):
         if "stripe_invoice_item_id" in kwargs:
             _refuse_rewrites(self, "stripe_invoice_item_id", kwargs["stripe_invoice_item_id"])
         if set(kwargs) - LINE_MUTABLE_AFTER_FINALIZE:
-            if self.exclude(invoice__status=DRAFT).exists():
+            if self.exclude(invoice__status=InvoiceStatus.DRAFT).exists():
                 raise InvoiceImmutableError(
                     "Lines of a finalized, paid or void invoice cannot change."
                 )
@@ -272,7 +279,7 @@ class InvoiceLineQuerySet(models.QuerySet):
         return super().update(**kwargs)
 
     def delete(self):
-        if self.exclude(invoice__status=DRAFT).exists():
+        if self.exclude(invoice__status=InvoiceStatus.DRAFT).exists():
             raise InvoiceImmutableError("Lines of a finalized, paid or void invoice cannot change.")
         return super().delete()
 
@@ -296,13 +303,14 @@ class InvoiceLineQuerySet(models.QuerySet):
 
 class InvoiceLine(models.Model):
     class Kind(models.TextChoices):
-        SEAT = "seat", "Seats"
-        BASE_FEE = "base_fee", "Base fee"
-        USAGE = "usage", "Usage"
-        OVERAGE_CAP = "overage_cap", "Overage cap"
-        DISCOUNT = "discount", "Discount"
-        MINIMUM_COMMITMENT = "minimum_commitment", "Minimum commitment"
-        LATE_USAGE = "late_usage", "Late usage"
+        # The engine's kinds (pure, ORM-free) with labels for people.
+        SEAT = LineKind.SEAT.value, "Seats"
+        BASE_FEE = LineKind.BASE_FEE.value, "Base fee"
+        USAGE = LineKind.USAGE.value, "Usage"
+        OVERAGE_CAP = LineKind.OVERAGE_CAP.value, "Overage cap"
+        DISCOUNT = LineKind.DISCOUNT.value, "Discount"
+        MINIMUM_COMMITMENT = LineKind.MINIMUM_COMMITMENT.value, "Minimum commitment"
+        LATE_USAGE = LineKind.LATE_USAGE.value, "Late usage"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField()

@@ -10,6 +10,7 @@ from invoices.rating.seats import seat_days, seat_equivalents
 from invoices.rating.types import (
     ChargeTerms,
     Line,
+    LineKind,
     Overrides,
     RatedPeriod,
     SeatSpan,
@@ -23,6 +24,7 @@ __all__ = [
     "ChargePrice",
     "ChargeTerms",
     "Line",
+    "LineKind",
     "Overrides",
     "RatedPeriod",
     "SeatSpan",

@@ -18,7 +18,7 @@ from invoices.rating.money import (
     round_unit_price,
 )
 from invoices.rating.seats import SEAT_PLACES, seat_equivalents
-from invoices.rating.types import ChargeTerms, Line, RatedPeriod, SeatSpan, Terms
+from invoices.rating.types import ChargeTerms, Line, LineKind, RatedPeriod, SeatSpan, Terms
 from plans.periods import Period
 
 ZERO = Decimal(0)
@@ -43,7 +43,7 @@ def _usage_line(charge: ChargeTerms, value: Decimal, billed: Decimal, currency: 
     priced = price_charge(charge, billable)
     label = charge.description or charge.metric
     return Line(
-        kind="usage",
+        kind=LineKind.USAGE,
         description=(
             f"{label}: {fmt(value)} used, {fmt(included)} included, "
             f"{fmt(billable)} billable {priced.detail}"
@@ -66,7 +66,7 @@ def _seat_line(terms: Terms, used: Decimal, billed: Decimal) -> Line:
     if billed > used:
         description += f" (committed {terms.committed_seats}, used {fmt(used)})"
     return Line(
-        kind="seat",
+        kind=LineKind.SEAT,
         description=description,
         amount=round_money(billed * price, terms.currency),
         quantity=billed,
@@ -91,7 +91,7 @@ def rate_period(
         lines.append(_seat_line(terms, used_seats, billed))
     if terms.base_fee != 0:
         fee = round_money(terms.base_fee, currency)
-        lines.append(Line("base_fee", "Base fee", fee, quantity=Decimal(1), unit_price=fee))
+        lines.append(Line(LineKind.BASE_FEE, "Base fee", fee, quantity=Decimal(1), unit_price=fee))
 
     usage_lines = [
         _usage_line(c, as_decimal(usage.get(c.key, ZERO)), billed, currency) for c in terms.charges
@@ -105,7 +105,7 @@ def rate_period(
         if usage_total > cap:
             lines.append(
                 Line(
-                    "overage_cap",
+                    LineKind.OVERAGE_CAP,
                     f"Overage cap: usage charges of {fmt(usage_total)} capped at {fmt(cap)}",
                     cap - usage_total,
                 )
@@ -117,7 +117,7 @@ def rate_period(
         if discount != 0:
             lines.append(
                 Line(
-                    "discount",
+                    LineKind.DISCOUNT,
                     f"Discount {fmt(terms.discount_percent)}% on {fmt(subtotal)}",
                     discount,
                 )
@@ -129,7 +129,7 @@ def rate_period(
         if total < minimum:
             lines.append(
                 Line(
-                    "minimum_commitment",
+                    LineKind.MINIMUM_COMMITMENT,
                     f"Minimum commitment of {fmt(minimum)}: true-up from {fmt(total)}",
                     minimum - total,
                 )
@@ -159,9 +159,9 @@ def late_usage_lines(
     if difference == 0:
         return ()
 
-    old = {line.charge_key: line for line in before.lines if line.kind == "usage"}
+    old = {line.charge_key: line for line in before.lines if line.kind == LineKind.USAGE}
     lines: list[Line] = []
-    for new in (line for line in after.lines if line.kind == "usage"):
+    for new in (line for line in after.lines if line.kind == LineKind.USAGE):
         prior = old[new.charge_key]
         change = new.amount - prior.amount
         if change == 0:
@@ -169,7 +169,7 @@ def late_usage_lines(
         late_units = new.value - prior.value
         lines.append(
             Line(
-                kind="late_usage",
+                kind=LineKind.LATE_USAGE,
                 description=(
                     f"Late usage for {period}: {new.metric} {fmt(late_units)} late, "
                     f"{fmt(prior.billable)} → {fmt(new.billable)} billable"
@@ -189,7 +189,7 @@ def late_usage_lines(
     if rest != 0:
         lines.append(
             Line(
-                kind="late_usage",
+                kind=LineKind.LATE_USAGE,
                 description=f"Late usage for {period}: overage cap, discount and minimum adjustment",
                 amount=rest,
                 period_start=period.start,

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from itertools import pairwise
 
 from accounts.currencies import minor_units
@@ -13,15 +14,18 @@ from invoices.rating.money import round_money
 from plans.periods import Period
 
 MODELS = ("per_unit", "package", "graduated", "volume")
-LINE_KINDS = (
-    "seat",
-    "base_fee",
-    "usage",
-    "overage_cap",
-    "discount",
-    "minimum_commitment",
-    "late_usage",
-)
+
+class LineKind(StrEnum):
+    """What an invoice line bills; ``InvoiceLine.Kind`` takes its values from here, so the
+    engine needs no model to name them."""
+
+    SEAT = "seat"
+    BASE_FEE = "base_fee"
+    USAGE = "usage"
+    OVERAGE_CAP = "overage_cap"
+    DISCOUNT = "discount"
+    MINIMUM_COMMITMENT = "minimum_commitment"
+    LATE_USAGE = "late_usage"
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ class TierUsage:
 
 @dataclass(frozen=True)
 class Line:
-    kind: str
+    kind: LineKind
     description: str
     amount: Decimal
     quantity: Decimal | None = None

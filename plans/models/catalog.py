@@ -72,7 +72,7 @@ class FrozenWhenPublishedQuerySet(models.QuerySet):
     status_lookup = "status"
 
     def _refuse_published(self) -> None:
-        if self.filter(**{self.status_lookup: "published"}).exists():
+        if self.filter(**{self.status_lookup: PlanVersion.Status.PUBLISHED}).exists():
             raise PublishedVersionError()
 
     def update(self, **kwargs):

@@ -18,11 +18,21 @@ from plans.models.fields import price_field, quantity_field
 DEFAULT_NOTICE_DAYS = 30
 
 
+# The statuses sit at module level (as ``Contract.Status`` and ``ContractMigration.Status``)
+# so the partial unique constraints in each ``Meta`` can name them.
+class ContractStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ENDED = "ended", "Ended"
+    CANCELED = "canceled", "Canceled"
+
+
+class MigrationStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    CANCELED = "canceled", "Canceled"
+
+
 class Contract(models.Model):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        ENDED = "ended", "Ended"
-        CANCELED = "canceled", "Canceled"
+    Status = ContractStatus
 
     class Renewal(models.TextChoices):
         GRANDFATHER = "grandfather", "Grandfather (keep the pinned version)"
@@ -66,7 +76,7 @@ class Contract(models.Model):
         indexes = [models.Index(fields=["status", "end_date"])]
         constraints = [
             models.UniqueConstraint(
-                fields=["customer"], condition=Q(status="active"),
+                fields=["customer"], condition=Q(status=ContractStatus.ACTIVE),
                 name="contract_one_active_per_customer",
                 violation_error_message="This customer already has an active contract.",
             ),
@@ -89,9 +99,7 @@ class Contract(models.Model):
 class ContractMigration(models.Model):
     """A scheduled move of a contract to another version, from a period start."""
 
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        CANCELED = "canceled", "Canceled"
+    Status = MigrationStatus
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="migrations")
     plan_version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="+")
@@ -106,7 +114,7 @@ class ContractMigration(models.Model):
         ordering = ["contract_id", "effective_date"]
         constraints = [
             models.UniqueConstraint(
-                fields=["contract", "effective_date"], condition=Q(status="scheduled"),
+                fields=["contract", "effective_date"], condition=Q(status=MigrationStatus.SCHEDULED),
                 name="migration_one_per_contract_date",
                 violation_error_message="A migration is already scheduled for that date.",
             ),

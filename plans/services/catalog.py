@@ -213,7 +213,7 @@ def _write_charges(version: PlanVersion, charges: list[dict]) -> None:
 
 @transaction.atomic
 def plan_version_create(*, plan: Plan, effective_from: dt.date, currency: str = "USD",
-                        billing_interval: str = "month", seat_price: Any = 0, base_fee: Any = 0,
+                        billing_interval: str = PlanVersion.Interval.MONTH, seat_price: Any = 0, base_fee: Any = 0,
                         charges: list[dict] | None = None) -> PlanVersion:
     fields = {"effective_from": effective_from, "currency": currency,
               "billing_interval": billing_interval, "seat_price": seat_price, "base_fee": base_fee}
