@@ -29,26 +29,58 @@ DAY = "day"  # groups the all-events rows ("" dimension) by UTC day
 
 
 @dataclass(frozen=True)
+class Wanted:
+    """One breakdown to read: a dimension (``aggregation.DIMENSIONS``, "" for all events,
+    or DAY), of one event type or of all."""
+
+    dimension: str
+    event_type: str | None = None
+
+    @property
+    def stored(self) -> str:
+        return "" if self.dimension == DAY else self.dimension
+
+    def takes(self, dimension: str, event_type: str) -> bool:
+        return self.stored == dimension and self.event_type in (None, event_type)
+
+
+@dataclass(frozen=True)
 class SliceKey:
-    dimension: str  # one of aggregation.DIMENSIONS, "" or DAY
+    dimension: str  # as asked: one of aggregation.DIMENSIONS, "" or DAY
     member: str  # the dimension's value; "" for "", the ISO date for DAY
     event_type: str
 
 
 def slices(
-    *, customer_id: int, start: dt.datetime, end: dt.datetime, dimensions: Sequence[str],
+    *, customer_id: int, start: dt.datetime, end: dt.datetime, wanted: Sequence[Wanted],
 ) -> dict[SliceKey, SliceTotals]:
     """Totals per (dimension, member, event type) over ``[start, end)``; ``start`` and
     ``end`` are aware and ordered (``measure.check_range``)."""
-    wanted = sorted(set(dimensions))
+    wanted = list(dict.fromkeys(wanted))
     if connection.vendor == "postgresql":
         return at_one_watermark(lambda cutoff: _slices_sql(customer_id, start, end, wanted, cutoff))
     return _slices_python(customer_id, start, end, wanted)
 
 
-def _stored(dimensions: Sequence[str]) -> list[str]:
-    """The stored dimensions that answer ``dimensions`` (DAY is read from "" rows)."""
-    return sorted({"" if d == DAY else d for d in dimensions})
+def _reads(wanted: Sequence[Wanted]) -> dict[str, list[str] | None]:
+    """Per stored dimension, the event types to read (None: all)."""
+    reads: dict[str, set[str] | None] = {}
+    for w in wanted:
+        if w.event_type is None or reads.get(w.stored, set()) is None:
+            reads[w.stored] = None
+        else:
+            reads.setdefault(w.stored, set()).add(w.event_type)
+    return {d: None if types is None else sorted(types) for d, types in sorted(reads.items())}
+
+
+def _keys(wanted, dimension, member, event_type, hour_or_day) -> list[SliceKey]:
+    keys = []
+    for w in wanted:
+        if w.takes(dimension, event_type):
+            shown = (hour_or_day.astimezone(dt.UTC).date().isoformat()
+                     if w.dimension == DAY else member)
+            keys.append(SliceKey(w.dimension, shown, event_type))
+    return keys
 
 
 def _edges(start, end) -> tuple[tuple[dt.datetime, dt.datetime], list[tuple]]:
@@ -64,23 +96,34 @@ _EVENT = Event._meta.db_table
 _BREAKDOWN = UsageBreakdown._meta.db_table
 
 
-def _slices_sql(customer_id, start, end, dimensions, cutoff):
+def _conditions(reads, params, dimension: str, event_type: str) -> str:
+    """Rows of the wanted (dimension, event types), in SQL, for columns named as given."""
+    either = []
+    for n, (stored, types) in enumerate(reads.items()):
+        params[f"dim_{n}"], params[f"types_{n}"] = stored, types
+        typed = "" if types is None else f" AND {event_type} = ANY(%(types_{n})s::text[])"
+        either.append(f"({dimension} = %(dim_{n})s{typed})")
+    return " OR ".join(either)
+
+
+def _slices_sql(customer_id, start, end, wanted, cutoff):
     whole, edges = _edges(start, end)
-    stored = _stored(dimensions)
-    by_day = DAY in dimensions
+    reads = _reads(wanted)
+    by_day = any(w.dimension == DAY for w in wanted)
+    params = {
+        **WATERMARK_PARAMS, "customer": customer_id, "hs": whole[0], "he": whole[1],
+        "cutoff": cutoff, "edge_lo": [lo for lo, _ in edges], "edge_hi": [hi for _, hi in edges],
+    }
     inputs, outputs, total = sql.call_tokens("e.properties")
     # Only the wanted dimensions' members; the others are "" and drop out of the keys.
-    wanted = {name: sql.member("e", name) if name in stored else "''" for name in DIMENSIONS}
-    members = ", ".join(f"{expression} AS {name}" for name, expression in wanted.items())
+    chosen = {name: sql.member("e", name) if name in reads else "''" for name in DIMENSIONS}
+    members = ", ".join(f"{expression} AS {name}" for name, expression in chosen.items())
     event_day = "date_trunc('day', e.timestamp, 'UTC')" if by_day else "NULL::timestamptz"
     row_day = "date_trunc('day', hour, 'UTC')" if by_day else "NULL::timestamptz"
     names = ", ".join(DIMENSIONS)
     keys = sql.slice_keys("g")
-    params = {
-        **WATERMARK_PARAMS, "customer": customer_id, "stored": stored, "hs": whole[0],
-        "he": whole[1], "cutoff": cutoff,
-        "edge_lo": [lo for lo, _ in edges], "edge_hi": [hi for _, hi in edges],
-    }
+    raw_wanted = _conditions(reads, params, "k.dimension", "g.event_type")
+    rows_wanted = _conditions(reads, params, "dimension", "event_type")
     statement = f"""
     WITH RECURSIVE
     -- The customer's event types, one index probe each (a loose scan of the
@@ -130,13 +173,13 @@ def _slices_sql(customer_id, start, end, dimensions, cutoff):
                g.output_tokens, g.total_tokens, g.provider_cost, g.unpriced
         FROM grouped g
         {keys}
-        WHERE k.dimension = ANY(%(stored)s::text[])
+        WHERE {raw_wanted}
         UNION ALL
         SELECT event_type, {row_day}, dimension, member, events, input_tokens,
                output_tokens, total_tokens, provider_cost, unpriced
         FROM {_BREAKDOWN}
-        WHERE customer_id = %(customer)s AND dimension = ANY(%(stored)s::text[])
-          AND hour >= %(hs)s AND hour < %(he)s
+        WHERE customer_id = %(customer)s AND hour >= %(hs)s AND hour < %(he)s
+          AND ({rows_wanted})
     ),
     summed AS (
         SELECT dimension, member, event_type, day, sum(events) AS events,
@@ -152,16 +195,9 @@ def _slices_sql(customer_id, start, end, dimensions, cutoff):
     for _, dimension, member, event_type, day_start, *sums in rows:
         if dimension is None:
             continue  # the watermark's row when nothing matched
-        for key in _keys(dimensions, dimension, member, event_type, day_start):
+        for key in _keys(wanted, dimension, member, event_type, day_start):
             _add(found, key, sums)
     return rows[0][0], found
-
-
-def _keys(dimensions, dimension, member, event_type, day_start) -> list[SliceKey]:
-    keys = [SliceKey(dimension, member, event_type)] if dimension in dimensions else []
-    if dimension == "" and DAY in dimensions:
-        keys.append(SliceKey(DAY, day_start.astimezone(dt.UTC).date().isoformat(), event_type))
-    return keys
 
 
 def _add(found, key: SliceKey, sums) -> None:
@@ -175,9 +211,9 @@ def _add(found, key: SliceKey, sums) -> None:
 # --- SQLite: the same plan in Python, inside one transaction -----------------------------
 
 
-def _slices_python(customer_id, start, end, dimensions) -> dict[SliceKey, SliceTotals]:
+def _slices_python(customer_id, start, end, wanted) -> dict[SliceKey, SliceTotals]:
     whole, edges = _edges(start, end)
-    stored = _stored(dimensions)
+    stored = set(_reads(wanted))
     found: dict[SliceKey, SliceTotals] = {}
     with transaction.atomic():
         cutoff = cutoff_of(watermark_until())
@@ -187,17 +223,17 @@ def _slices_python(customer_id, start, end, dimensions) -> dict[SliceKey, SliceT
         for event in Event.objects.filter(where, customer_id=customer_id).values(
             "event_type", "timestamp", "model", "seat", "properties", "provider_cost", "unpriced"
         ):
-            day_start = event["timestamp"]
             for dimension, member in slice_keys(event):
                 if dimension not in stored:
                     continue
-                for key in _keys(dimensions, dimension, member, event["event_type"], day_start):
+                for key in _keys(wanted, dimension, member, event["event_type"],
+                                 event["timestamp"]):
                     found.setdefault(key, SliceTotals()).add_event(event)
         for row in UsageBreakdown.objects.filter(
             customer_id=customer_id, dimension__in=stored, hour__gte=whole[0], hour__lt=whole[1]
         ).values_list("dimension", "member", "event_type", "hour", "events", "input_tokens",
                       "output_tokens", "total_tokens", "provider_cost", "unpriced"):
             dimension, member, event_type, hour, *sums = row
-            for key in _keys(dimensions, dimension, member, event_type, hour):
+            for key in _keys(wanted, dimension, member, event_type, hour):
                 _add(found, key, sums)
     return found

@@ -312,12 +312,15 @@ def _measure_sql(customer_ids, start, end, specs, cutoff):
                CASE WHEN agg = 'max' THEN max(value) ELSE sum(value) END AS value
         FROM rolled WHERE agg <> 'unique_count' GROUP BY customer_id, n, agg
         UNION ALL
-        SELECT 'unique', customer_id, n, count(DISTINCT value)::numeric
+        -- Distinct values by hashing (GROUP BY), not count(DISTINCT), which sorts.
+        SELECT 'unique', customer_id, n, count(*)::numeric
         FROM (
-            SELECT customer_id, n, v.value FROM rolled
-            CROSS JOIN LATERAL jsonb_array_elements(coalesce(distinct_values, '[]')) v
-            WHERE agg = 'unique_count'
-            {raw_distinct}
+            SELECT customer_id, n, value FROM (
+                SELECT customer_id, n, v.value FROM rolled
+                CROSS JOIN LATERAL jsonb_array_elements(coalesce(distinct_values, '[]')) v
+                WHERE agg = 'unique_count'
+                {raw_distinct}
+            ) d0 GROUP BY customer_id, n, value
         ) d GROUP BY customer_id, n
     )
     SELECT w.until, p.kind, p.customer_id, p.n, p.value

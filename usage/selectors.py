@@ -16,7 +16,7 @@ from decimal import Decimal
 from accounts.models import Customer
 from plans.models import Metric
 from usage.aggregation import DIMENSIONS, ZERO, json_contains, tidy
-from usage.breakdown import DAY, slices
+from usage.breakdown import DAY, Wanted, slices
 from usage.ingest import AI_CALL
 from usage.measure import NOTHING_ROLLED_UP, WATERMARK_NAME, Spec, check_range, measure
 from usage.models import RollupWatermark
@@ -138,13 +138,13 @@ def usage_slices(
     if dimension not in BREAKDOWN_DIMENSIONS:
         raise ValueError(f"dimension must be one of {', '.join(BREAKDOWN_DIMENSIONS)}")
     start, end = check_range(start, end)
-    found = slices(customer_id=customer.pk, start=start, end=end, dimensions=[dimension])
+    found = slices(customer_id=customer.pk, start=start, end=end,
+                   wanted=[Wanted(dimension, event_type)])
     result = [
         UsageSlice(member=key.member, event_type=key.event_type, events=t.events,
                    input_tokens=tidy(t.input_tokens), output_tokens=tidy(t.output_tokens),
                    total_tokens=tidy(t.total_tokens), cost=tidy(t.cost), unpriced=t.unpriced)
         for key, t in found.items()
-        if event_type is None or key.event_type == event_type
     ]
     if dimension == DAY:
         return sorted(result, key=lambda s: (s.member, s.event_type))
@@ -185,17 +185,17 @@ def usage_breakdown(*, customer: Customer, start: dt.datetime, end: dt.datetime)
     """
     start, end = check_range(start, end)
     found = slices(customer_id=customer.pk, start=start, end=end,
-                   dimensions=["", "model", "seat"])
+                   wanted=[Wanted(""), Wanted("model", AI_CALL), Wanted("seat", AI_CALL)])
     total = sum((t.cost for key, t in found.items() if key.dimension == ""), ZERO)
     by_model = [
         ModelUsage(model=key.member, calls=t.events, input_tokens=tidy(t.input_tokens),
                    output_tokens=tidy(t.output_tokens), cost=tidy(t.cost), unpriced=t.unpriced)
-        for key, t in found.items() if key.dimension == "model" and key.event_type == AI_CALL
+        for key, t in found.items() if key.dimension == "model"
     ]
     by_seat = [
         SeatUsage(seat=key.member, calls=t.events, total_tokens=tidy(t.total_tokens),
                   cost=tidy(t.cost))
-        for key, t in found.items() if key.dimension == "seat" and key.event_type == AI_CALL
+        for key, t in found.items() if key.dimension == "seat"
     ]
     return UsageBreakdown(
         total=tidy(total),
