@@ -29,7 +29,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", unknown_api_route),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("stripe/", include("invoices.stripe_urls")),
+    path("stripe/", include("invoices.stripe.urls")),
     path("", include("invoices.urls")),
 ]
 handler400 = "billing_site.api.bad_request_error"

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 from collections.abc import Callable
 
@@ -24,6 +22,8 @@ from invoices.services import (
     invoice_rerate,
     invoice_void,
 )
+from invoices.stripe.admin import retry_stripe_sync
+from invoices.stripe.tasks import queue_invoice_sync, queue_invoice_void
 
 
 def _errors(error: ValidationError) -> str:
@@ -46,13 +46,13 @@ def _apply(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySe
 @admin.action(description="Finalize selected drafts", permissions=["change"])
 def finalize(modeladmin, request, queryset):
     _apply(modeladmin, request, queryset, "finalized",
-           lambda i: invoice_finalize(invoice=i, now=timezone.now()))
+           lambda i: queue_invoice_sync(invoice_finalize(invoice=i, now=timezone.now())))
 
 
 @admin.action(description="Void selected invoices", permissions=["change"])
 def void(modeladmin, request, queryset):
     _apply(modeladmin, request, queryset, "voided",
-           lambda i: invoice_void(invoice=i, now=timezone.now()))
+           lambda i: queue_invoice_void(invoice_void(invoice=i, now=timezone.now())))
 
 
 @admin.action(description="Hold selected drafts (no auto-finalize)", permissions=["change"])
@@ -71,10 +71,7 @@ def rerate(modeladmin, request, queryset):
            lambda i: invoice_rerate(invoice=i, now=timezone.now()))
 
 
-INVOICE_ACTIONS = [finalize, void, hold, release_hold, rerate]
-if importlib.util.find_spec("invoices.stripe_admin") is not None:
-    # Registers the StripeEvent admin and gives invoices a "Retry Stripe sync" action.
-    INVOICE_ACTIONS.append(importlib.import_module("invoices.stripe_admin").retry_stripe_sync)
+INVOICE_ACTIONS = [finalize, void, hold, release_hold, rerate, retry_stripe_sync]
 
 
 class InvoiceLineInline(admin.TabularInline):

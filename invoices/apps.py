@@ -6,4 +6,4 @@ class InvoicesConfig(AppConfig):
     verbose_name = "Invoices"
 
     def ready(self) -> None:
-        from invoices import stripe_checks  # noqa: F401  (registers billing.W010)
+        from invoices.stripe import checks  # noqa: F401  (registers billing.W010)

@@ -4,15 +4,14 @@
 customers (``BILLING_RUN_CHUNK_SIZE``); the last chunk closes the run. Hourly, the
 schedule calls it without arguments (as of now); the API and ``manage.py billing_run
 --queue`` record a queued run first and pass its id.
-The Stripe tasks (``retry_stripe_sync``, ``replay_failed_webhooks``) live in
-``invoices.stripe_tasks`` and are registered from here when that module is installed.
+The Stripe tasks (``sync_invoice_to_stripe``, ``retry_stripe_sync``,
+``replay_failed_webhooks``, ...) live in ``invoices.stripe.tasks``; importing it here is
+what registers them with the worker (Celery discovers ``<app>.tasks`` modules only).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import logging
 
 from celery import shared_task
@@ -22,6 +21,7 @@ from django.utils import timezone
 from invoices.services import auto_finalize_drafts as auto_finalize_drafts_service
 from invoices.services.billing_run import billing_run_chunk
 from invoices.services.run_queue import billing_run_begin, billing_run_fail, billing_run_request
+from invoices.stripe import tasks as stripe_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +57,7 @@ def bill_customers(run_id: str, customer_ids: list[int]) -> None:
 
 @shared_task(name="invoices.tasks.auto_finalize_drafts")
 def auto_finalize_drafts() -> int:
-    return len(auto_finalize_drafts_service(now=timezone.now()))
-
-
-if importlib.util.find_spec("invoices.stripe_tasks") is not None:
-    # Registers invoices.tasks.retry_stripe_sync and invoices.tasks.replay_failed_webhooks.
-    importlib.import_module("invoices.stripe_tasks")
+    finalized = auto_finalize_drafts_service(now=timezone.now())
+    for invoice in finalized:
+        stripe_tasks.queue_invoice_sync(invoice)
+    return len(finalized)

@@ -28,7 +28,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from billing_site.celery import app as celery_app
 from invoices.models import BillingRun, Invoice, StripeEvent
-from invoices.stripe_steps import stripe_client
+from invoices.stripe.steps import stripe_client
 from plans.services import contract_create
 from tests.celery_processes import redis_or_skip, start_celery, stop, test_database_url
 from tests.factories import CustomerFactory

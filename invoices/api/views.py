@@ -32,6 +32,7 @@ from invoices.selectors import billing_run_get, billing_run_list, invoice_get, i
 from invoices.services import InvoiceStateError, invoice_finalize, invoice_void
 from invoices.services.preview import upcoming_invoice
 from invoices.services.run_queue import billing_run_fail, billing_run_request
+from invoices.stripe.tasks import queue_invoice_sync, queue_invoice_void
 from invoices.tasks import run_billing
 
 CONFLICT = {409: error_response(409, "The invoice's status forbids it: `errors.status` "
@@ -107,7 +108,9 @@ class _InvoiceActionView(APIView):
 )
 class InvoiceFinalizeView(_InvoiceActionView):
     def act(self, invoice: Invoice) -> Invoice:
-        return invoice_finalize(invoice=invoice, now=timezone.now())
+        invoice = invoice_finalize(invoice=invoice, now=timezone.now())
+        queue_invoice_sync(invoice)
+        return invoice
 
 
 @extend_schema(
@@ -120,7 +123,9 @@ class InvoiceFinalizeView(_InvoiceActionView):
 )
 class InvoiceVoidView(_InvoiceActionView):
     def act(self, invoice: Invoice) -> Invoice:
-        return invoice_void(invoice=invoice, now=timezone.now())
+        invoice = invoice_void(invoice=invoice, now=timezone.now())
+        queue_invoice_void(invoice)
+        return invoice
 
 
 @extend_schema(

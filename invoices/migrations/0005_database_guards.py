@@ -11,7 +11,7 @@
 - PostgreSQL: Stripe ids are write-once. Setting one from '' is the sync's first step;
   changing a stored one would re-point the invoice (or customer, or line) at another
   Stripe object and orphan the first with its payments. The customer table's trigger
-  lives here because these ids are the Stripe sync's (invoices/stripe_steps.py).
+  lives here because these ids are the Stripe sync's (invoices/stripe/steps.py).
 
 None of this stops a role that owns the tables (it may disable triggers) or a superuser:
 docs/operations.md, "Least-privilege database role", and the billing_site.checks warning.

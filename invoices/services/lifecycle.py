@@ -19,7 +19,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from invoices import hooks
 from invoices.models import Invoice
 from invoices.services.numbering import next_invoice_number
 
@@ -48,7 +47,9 @@ def stripe_enabled() -> bool:
 
 @transaction.atomic
 def invoice_finalize(*, invoice: Invoice, now: dt.datetime) -> Invoice:
-    """Number the draft (next in its currency, no gaps), freeze it, queue the Stripe sync."""
+    """Number the draft (next in its currency, no gaps) and freeze it. With Stripe on it is
+    left "pending" for the caller to queue (``invoices.stripe.tasks.queue_invoice_sync``);
+    the scheduled retry picks up one that never gets queued."""
     invoice = _locked(invoice)
     if invoice.status != Status.DRAFT:
         raise InvoiceStateError(invoice, "finalized", "draft")
@@ -58,9 +59,6 @@ def invoice_finalize(*, invoice: Invoice, now: dt.datetime) -> Invoice:
     invoice.on_hold = False
     if stripe_enabled():
         invoice.stripe_state = Invoice.StripeState.PENDING
-        invoice_id = str(invoice.pk)
-        # After commit: the sync must never see (or send) an invoice that rolled back.
-        transaction.on_commit(lambda: hooks.enqueue_invoice_sync(invoice_id))
     else:
         invoice.stripe_state = Invoice.StripeState.OFF
     invoice.save()
@@ -69,18 +67,14 @@ def invoice_finalize(*, invoice: Invoice, now: dt.datetime) -> Invoice:
 
 @transaction.atomic
 def invoice_void(*, invoice: Invoice, now: dt.datetime) -> Invoice:
-    """Void a draft or a finalized invoice; Stripe voids its copy after commit."""
+    """Void a draft or a finalized invoice. Its Stripe copy is voided once the caller
+    queues it (``invoices.stripe.tasks.queue_invoice_void``)."""
     invoice = _locked(invoice)
     if invoice.status not in (Status.DRAFT, Status.FINALIZED):
         raise InvoiceStateError(invoice, "voided", "draft or finalized")
-    was_finalized = invoice.status == Status.FINALIZED
     invoice.status = Status.VOID
     invoice.voided_at = now
-    update = ["status", "voided_at", "updated_at"]
-    if was_finalized and invoice.stripe_state != Invoice.StripeState.OFF:
-        invoice_id = str(invoice.pk)
-        transaction.on_commit(lambda: hooks.enqueue_invoice_void(invoice_id))
-    invoice.save(update_fields=update)
+    invoice.save(update_fields=["status", "voided_at", "updated_at"])
     return invoice
 
 

@@ -11,28 +11,34 @@ import stripe
 import time_machine
 from celery.exceptions import Retry
 from django.contrib import messages
-from django.db import connection
+from django.db import connection, transaction
 
 from accounts.models import Customer
-from invoices import stripe_sync
 from invoices.models import Invoice
 from invoices.services.lifecycle import invoice_finalize, invoice_void
-from invoices.stripe_admin import retry_stripe_sync as retry_action
-from invoices.stripe_checks import stripe_sync_configured
-from invoices.stripe_steps import stripe_client
-from invoices.stripe_sync import (
+from invoices.stripe import sync as stripe_sync
+from invoices.stripe.admin import retry_stripe_sync as retry_action
+from invoices.stripe.checks import stripe_sync_configured
+from invoices.stripe.steps import stripe_client
+from invoices.stripe.sync import (
     OFF_MESSAGE,
     StripeSyncBusy,
     StripeSyncFailed,
     StripeSyncOff,
     StripeSyncTransient,
-    enqueue_invoice_sync,
-    stripe_retry_due,
+    stripe_retry_claim,
     stripe_sync_due,
     stripe_sync_invoice,
+    stripe_sync_start,
     stripe_void_invoice,
 )
-from invoices.stripe_tasks import retry_stripe_sync, sync_invoice_to_stripe
+from invoices.stripe.tasks import (
+    queue_invoice_sync,
+    queue_invoice_void,
+    retry_stripe_sync,
+    sync_invoice_to_stripe,
+)
+from invoices.tasks import auto_finalize_drafts
 from tests.factories import CustomerFactory, InvoiceFactory
 
 NOW = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC)
@@ -137,17 +143,82 @@ def test_a_synced_invoice_is_not_pushed_again(stripe_settings, fake_stripe, make
     assert len(fake_stripe.requests) == count
 
 
-def test_finalizing_through_the_lifecycle_syncs_after_commit(
+def test_finalizing_then_queueing_syncs_after_commit(
     stripe_settings, fake_stripe, make_invoice, django_capture_on_commit_callbacks
 ):
     draft = make_invoice(["99.00"], status=Invoice.Status.DRAFT)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        invoice_finalize(invoice=draft, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        queue_invoice_sync(invoice_finalize(invoice=draft, now=NOW))
+        assert fake_stripe.requests == []  # nothing leaves before the commit
 
+    assert len(callbacks) == 1
     draft.refresh_from_db()
     assert draft.stripe_state == State.SYNCED
     assert fake_stripe.get(draft.stripe_invoice_id)["total"] == 9900
+
+
+def test_finalizing_through_the_api_syncs_the_invoice(
+    stripe_settings, fake_stripe, make_invoice, api, django_capture_on_commit_callbacks
+):
+    draft = make_invoice(["12.50"], status=Invoice.Status.DRAFT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/invoices/{draft.pk}/finalize")
+
+    assert response.status_code == 200, response.content
+    draft.refresh_from_db()
+    assert draft.stripe_state == State.SYNCED
+    assert fake_stripe.get(draft.stripe_invoice_id)["total"] == 1250
+
+
+def test_a_queued_sync_is_dropped_when_the_transaction_rolls_back(
+    stripe_settings, fake_stripe, make_invoice, django_capture_on_commit_callbacks
+):
+    draft = make_invoice(["5.00"], status=Invoice.Status.DRAFT)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, \
+            pytest.raises(RuntimeError), transaction.atomic():
+        queue_invoice_sync(invoice_finalize(invoice=draft, now=NOW))
+        raise RuntimeError("the caller fails after finalizing")
+
+    assert callbacks == []
+    assert fake_stripe.requests == []
+    draft.refresh_from_db()
+    assert draft.status == Invoice.Status.DRAFT
+
+
+def test_a_broker_outage_leaves_the_invoice_pending_for_the_scheduled_retry(
+    stripe_settings, fake_stripe, make_invoice, monkeypatch, django_capture_on_commit_callbacks
+):
+    invoice = make_invoice(["5.00"], stripe_state=State.NOT_SYNCED)
+
+    def broker_down(*args):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(sync_invoice_to_stripe, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        queue_invoice_sync(invoice)  # logs the outage; the caller's commit stands
+
+    invoice.refresh_from_db()
+    assert invoice.stripe_state == State.PENDING
+    assert fake_stripe.requests == []
+    lease_over = invoice.stripe_next_attempt_at
+    assert stripe_sync_due(now=lease_over) == [str(invoice.pk)]
+
+
+def test_auto_finalize_task_queues_the_sync_of_each_invoice_it_finalizes(
+    stripe_settings, fake_stripe, make_invoice, settings, django_capture_on_commit_callbacks
+):
+    settings.BILLING_REVIEW_WINDOW_SECONDS = 0
+    draft = make_invoice(["7.00"], status=Invoice.Status.DRAFT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert auto_finalize_drafts.delay().get() == 1
+
+    draft.refresh_from_db()
+    assert draft.status == Invoice.Status.FINALIZED
+    assert draft.stripe_state == State.SYNCED
 
 
 # --------------------------------------------------------------------------- failures
@@ -198,9 +269,11 @@ def test_failure_is_recorded_on_the_invoice_and_the_scheduled_retry_finishes_it(
     assert stripe_sync_due(now=NOW + dt.timedelta(seconds=59)) == []
     assert stripe_sync_due(now=NOW + dt.timedelta(minutes=1)) == [str(invoice.pk)]
 
-    queued = stripe_retry_due(now=NOW + dt.timedelta(minutes=1))
+    claimed = stripe_retry_claim(now=NOW + dt.timedelta(minutes=1))
 
-    assert queued == [str(invoice.pk)]
+    assert claimed == [str(invoice.pk)]
+    assert stripe_retry_claim(now=NOW + dt.timedelta(minutes=1)) == []  # leased: once only
+    sync_invoice_to_stripe.delay(claimed[0])
     invoice.refresh_from_db()
     assert invoice.stripe_state == State.SYNCED
     assert fake_stripe.get(invoice.stripe_invoice_id)["status"] == "open"
@@ -315,7 +388,7 @@ def test_voiding_a_synced_invoice_voids_it_in_stripe(
     invoice = sync(make_invoice(["40.00"]))
 
     with django_capture_on_commit_callbacks(execute=True):
-        invoice_void(invoice=invoice, now=NOW)
+        queue_invoice_void(invoice_void(invoice=invoice, now=NOW))
 
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.VOID
@@ -331,7 +404,7 @@ def test_voiding_an_invoice_that_never_reached_stripe_sends_nothing(
     invoice = make_invoice(["40.00"])
 
     with django_capture_on_commit_callbacks(execute=True):
-        invoice_void(invoice=invoice, now=NOW)
+        queue_invoice_void(invoice_void(invoice=invoice, now=NOW))
     stripe_void_invoice(invoice=invoice, now=NOW)
 
     assert fake_stripe.requests == []
@@ -362,14 +435,14 @@ def test_without_an_api_key_sync_is_off_and_says_so(settings, fake_stripe, make_
     settings.STRIPE_API_KEY = ""
     invoice = make_invoice(["40.00"])
 
-    enqueue_invoice_sync(str(invoice.pk))
+    assert stripe_sync_start(invoice_id=invoice.pk, now=NOW) is False
 
     invoice.refresh_from_db()
     assert invoice.stripe_state == State.OFF
     with pytest.raises(StripeSyncOff) as raised:
         sync(invoice)
     assert raised.value.messages == [OFF_MESSAGE]
-    assert stripe_retry_due(now=NOW) == []
+    assert stripe_retry_claim(now=NOW) == []
     assert fake_stripe.requests == []
     assert [w.id for w in stripe_sync_configured(None)] == ["billing.W010"]
 
@@ -536,7 +609,7 @@ def test_an_unexpected_error_is_recorded_for_a_later_retry(
 ):
     invoice = make_invoice(["1.00"])
 
-    def broken(client, invoice):
+    def broken(client, invoice, *, now):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(stripe_sync, "push_invoice", broken)

@@ -19,11 +19,11 @@ from django.contrib import admin, messages
 from django.db import OperationalError
 from django.test import Client
 
-from invoices import webhooks
 from invoices.models import Invoice, StripeEvent
-from invoices.stripe_steps import stripe_client
-from invoices.stripe_sync import stripe_sync_invoice
-from invoices.stripe_tasks import replay_failed_webhooks
+from invoices.stripe import webhooks
+from invoices.stripe.steps import stripe_client
+from invoices.stripe.sync import stripe_sync_invoice
+from invoices.stripe.tasks import replay_failed_webhooks
 from tests.fakestripe import make_event, sign_webhook_payload
 from tests.invoices.conftest import WEBHOOK_SECRET
 
@@ -375,7 +375,7 @@ def test_replay_gives_up_after_the_attempt_cap_and_picks_up_lost_events(stripe_s
 
 
 def test_stripe_event_admin_is_registered_once_and_replays(stripe_settings):
-    from invoices import stripe_admin
+    from invoices.stripe import admin as stripe_admin
 
     importlib.reload(stripe_admin)  # importing again must not register twice
     assert admin.site.is_registered(StripeEvent)

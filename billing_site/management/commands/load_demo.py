@@ -28,6 +28,7 @@ from accounts.services import customer_create, customer_update, customer_user_cr
 from invoices.models import Invoice
 from invoices.services.billing_run import billing_due, billing_run
 from invoices.services.lifecycle import invoice_finalize
+from invoices.stripe.tasks import queue_invoice_sync
 from plans.models import Contract, Metric, Plan, PlanVersion
 from plans.periods import add_months, at_midnight, period_containing
 from plans.services import (
@@ -382,7 +383,7 @@ def _finalize_all_but_latest(*, now: dt.datetime) -> None:
     for invoice in Invoice.objects.filter(status=Invoice.Status.DRAFT).order_by("period_start"):
         previous = latest.get(invoice.contract_id)
         if previous is not None:
-            invoice_finalize(invoice=previous, now=now)
+            queue_invoice_sync(invoice_finalize(invoice=previous, now=now))
         latest[invoice.contract_id] = invoice
 
 

@@ -1,7 +1,7 @@
 """Admin for the Stripe side: webhook events (registered here) and the invoice action
 "Retry Stripe sync" (wired into the invoice admin by ``invoices/admin.py``).
 
-Importing this module registers ``StripeEvent`` once and the ``billing.W010`` check.
+Importing this module registers ``StripeEvent`` once.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from invoices import stripe_checks  # noqa: F401  (registers billing.W010)
 from invoices.models import Invoice, StripeEvent
-from invoices.stripe_sync import (
+from invoices.stripe.sync import (
     OFF_MESSAGE,
     StripeSyncBusy,
     StripeSyncFailed,
@@ -21,7 +20,7 @@ from invoices.stripe_sync import (
     stripe_sync_invoice,
     sync_enabled,
 )
-from invoices.webhooks import stripe_event_process
+from invoices.stripe.webhooks import stripe_event_process
 
 # Larger selections would keep the admin request waiting on Stripe for too long.
 MAX_INLINE_SYNC = 50

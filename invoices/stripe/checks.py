@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
-from invoices.stripe_sync import OFF_MESSAGE
+from invoices.stripe.sync import OFF_MESSAGE
 
 
 @register(Tags.compatibility)

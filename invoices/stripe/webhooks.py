@@ -121,7 +121,8 @@ def _storable(value: Any) -> bool:
 def stripe_webhook_receive(*, payload: bytes, signature: str | None,
                            now: dt.datetime) -> tuple[StripeEvent, bool]:
     """Verify and store one delivery; returns ``(event, created)``. A duplicate delivery
-    returns the stored event with ``created=False`` and changes nothing."""
+    returns the stored event with ``created=False`` and changes nothing. A created event
+    is for the caller to queue (``invoices.stripe.tasks.queue_stripe_event``)."""
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise WebhookNotConfigured(
@@ -143,20 +144,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str | None,
         stripe_id=body["id"],
         defaults={"type": body["type"], "payload": body, "received_at": now},
     )
-    if created:
-        transaction.on_commit(lambda: _enqueue(event.pk))
     return event, created
-
-
-def _enqueue(event_id: int) -> None:
-    from invoices.stripe_tasks import process_stripe_event  # the tasks module imports us
-
-    try:
-        process_stripe_event.delay(event_id)
-    except Exception:
-        # Stored and answered 200; the scheduled replay processes it later.
-        logger.exception("could not queue Stripe event %s; the replay job will pick it up",
-                         event_id)
 
 
 # --------------------------------------------------------------------------- process

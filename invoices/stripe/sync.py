@@ -2,9 +2,11 @@
 
 A finalized invoice is pushed to Stripe (customer, draft invoice, one item per line,
 finalize); a voided one is voided there. The Stripe calls are in
-:mod:`invoices.stripe_steps`; this module decides when they run and records the outcome
+:mod:`invoices.stripe.steps`; this module decides when they run and records the outcome
 on the invoice (``stripe_state``, ``stripe_attempts``, ``stripe_error``,
-``stripe_next_attempt_at``).
+``stripe_next_attempt_at``). It never queues work itself: ``stripe_sync_start``,
+``stripe_void_start`` and ``stripe_retry_claim`` claim an invoice and say so, and the
+Celery edge (:mod:`invoices.stripe.tasks`) sends the task.
 
 * Resumable and never double-billing: each write has an idempotency key from our row ids
   and each Stripe id is saved as soon as it is known. The services are deliberately *not*
@@ -13,8 +15,8 @@ on the invoice (``stripe_state``, ``stripe_attempts``, ``stripe_error``,
   them with backoff, and the scheduled retry after ``stripe_next_attempt_at``); a wrong
   key is retried by the schedule only; a refused request or a mismatch with Stripe is
   permanent (``stripe_next_attempt_at`` empty) and waits for ops.
-* Off: with no ``STRIPE_API_KEY`` invoices get ``stripe_state="off"``, the enqueue
-  functions do nothing (logged once) and the services raise :class:`StripeSyncOff`.
+* Off: with no ``STRIPE_API_KEY`` invoices get ``stripe_state="off"``, nothing is
+  claimed (logged once) and the services raise :class:`StripeSyncOff`.
 """
 
 from __future__ import annotations
@@ -31,10 +33,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from invoices.models import Invoice
-from invoices.stripe_steps import StripeMismatch, push_invoice, stripe_client
+from invoices.stripe.steps import StripeMismatch, push_invoice, stripe_client
 
 logger = logging.getLogger(__name__)
 
@@ -100,26 +101,15 @@ def _log_off_once() -> None:
         logger.warning("%s Invoices are kept locally with stripe_state 'off'.", OFF_MESSAGE)
 
 
-def _mark_off(invoice_id: Any) -> None:
+def _mark_off(invoice_id: Any, base: QuerySet | None = None) -> None:
     _log_off_once()
     # A synced invoice stays "synced": switching the key off later changes nothing there.
-    Invoice.objects.filter(pk=invoice_id).exclude(
+    (Invoice.objects.all() if base is None else base).filter(pk=invoice_id).exclude(
         stripe_state__in=[State.OFF, State.SYNCED]
     ).update(stripe_state=State.OFF, stripe_next_attempt_at=None)
 
 
-# --------------------------------------------------------------------------- enqueue
-
-
-def _send(task: Any, invoice_id: str) -> None:
-    # Runs after the caller's commit: a broker outage must not turn a committed finalize
-    # into an error. The invoice stays "pending" and the scheduled retry takes it over
-    # once its lease runs out.
-    try:
-        task.delay(invoice_id)
-    except Exception:
-        logger.exception("could not queue the Stripe sync of invoice %s; the scheduled "
-                         "retry will pick it up", invoice_id)
+# --------------------------------------------------------------------------- start
 
 
 def _start_job(invoice_id: Any, base: QuerySet, now: dt.datetime) -> bool:
@@ -129,31 +119,28 @@ def _start_job(invoice_id: Any, base: QuerySet, now: dt.datetime) -> bool:
     ))
 
 
-def enqueue_invoice_sync(invoice_id: str) -> None:
-    """Queue the push of a just-finalized invoice (call after commit)."""
+def stripe_sync_start(*, invoice_id: Any, now: dt.datetime) -> bool:
+    """Claim a just-finalized invoice for its push (a fresh lease, attempts reset); True
+    when the caller should now queue ``sync_invoice_to_stripe``. Sync off: marks it off."""
     if not sync_enabled():
         _mark_off(invoice_id)
-        return
-    from invoices.stripe_tasks import sync_invoice_to_stripe  # the tasks module imports us
-
+        return False
     base = Invoice.objects.exclude(status=Status.DRAFT).exclude(stripe_state=State.SYNCED)
-    if _start_job(invoice_id, base, timezone.now()):
-        _send(sync_invoice_to_stripe, str(invoice_id))
+    return _start_job(invoice_id, base, now)
 
 
-def enqueue_invoice_void(invoice_id: str) -> None:
-    """Queue the void in Stripe of a just-voided invoice (call after commit). Nothing to
-    do if it never reached Stripe; a sync still in flight sees the void and follows it."""
+def stripe_void_start(*, invoice_id: Any, now: dt.datetime) -> bool:
+    """Claim a just-voided invoice for its void in Stripe; True when the caller should now
+    queue ``void_invoice_in_stripe``. False when it never reached Stripe (a voided draft;
+    a sync still in flight sees the void and follows it) or sync is off."""
     if not sync_enabled():
-        _mark_off(invoice_id)
-        return
-    from invoices.stripe_tasks import void_invoice_in_stripe
-
+        # A voided draft never had a Stripe side, so it keeps its state.
+        _mark_off(invoice_id, Invoice.objects.filter(finalized_at__isnull=False))
+        return False
     base = Invoice.objects.filter(status=Status.VOID).filter(
         ~Q(stripe_invoice_id="") | Q(stripe_state__in=[State.PENDING, State.FAILED])
     )
-    if _start_job(invoice_id, base, timezone.now()):
-        _send(void_invoice_in_stripe, str(invoice_id))
+    return _start_job(invoice_id, base, now)
 
 
 # --------------------------------------------------------------------------- services
@@ -197,7 +184,7 @@ def _run(invoice: Invoice, now: dt.datetime, step: Callable[..., None]) -> Invoi
             raise StripeSyncBusy(f"Invoice {invoice} is being synced by another worker.")
         _save(invoice, now, stripe_state=State.PENDING, stripe_next_attempt_at=now + STUCK_AFTER)
         try:
-            step(stripe_client(), invoice)
+            step(stripe_client(), invoice, now=now)
         except StripeMismatch as exc:
             raise _record_failure(invoice, now, str(exc), transient=False, permanent=True) from exc
         except stripe.StripeError as exc:
@@ -309,13 +296,12 @@ def stripe_sync_due(*, now: dt.datetime) -> list[str]:
     return [str(pk) for pk in ids[:RETRY_BATCH]]
 
 
-def stripe_retry_due(*, now: dt.datetime) -> list[str]:
-    """Queue each due invoice once; returns the ids queued. Sync off: nothing."""
+def stripe_retry_claim(*, now: dt.datetime) -> list[str]:
+    """Claim each due invoice once, with a fresh lease; returns the ids the caller should
+    queue ``sync_invoice_to_stripe`` for. Sync off: none."""
     if not sync_enabled():
         _log_off_once()
         return []
-    from invoices.stripe_tasks import sync_invoice_to_stripe
-
     queued = []
     for invoice_id in stripe_sync_due(now=now):
         # Claimed with a fresh lease, so an overlapping run of this job skips it.
@@ -325,5 +311,4 @@ def stripe_retry_due(*, now: dt.datetime) -> list[str]:
                  updated_at=now)
         if claimed:
             queued.append(invoice_id)
-            _send(sync_invoice_to_stripe, invoice_id)
     return queued

@@ -12,7 +12,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from invoices.webhooks import WebhookNotConfigured, WebhookRejected, stripe_webhook_receive
+from invoices.stripe.tasks import queue_stripe_event
+from invoices.stripe.webhooks import (
+    WebhookNotConfigured,
+    WebhookRejected,
+    stripe_webhook_receive,
+)
 
 
 @csrf_exempt
@@ -30,4 +35,6 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"detail": str(exc)}, status=503)
     except WebhookRejected as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
+    if created:
+        queue_stripe_event(event)
     return JsonResponse({"received": True, "id": event.stripe_id, "duplicate": not created})

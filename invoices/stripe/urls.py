@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoices.stripe_views import stripe_webhook
+from invoices.stripe.views import stripe_webhook
 
 app_name = "stripe"
 

@@ -1,6 +1,6 @@
 """The Stripe API calls of the invoice sync, one resumable step at a time.
 
-Called only by :mod:`invoices.stripe_sync`, which owns state, locking and failure
+Called only by :mod:`invoices.stripe.sync`, which owns state, locking and failure
 bookkeeping. Every write carries an idempotency key built from our row ids, and every
 Stripe id is saved the moment it is known, so the next attempt resumes after it.
 """
@@ -12,7 +12,6 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-from django.utils import timezone
 
 from accounts.models import Customer
 from invoices.models import Invoice, InvoiceLine
@@ -44,13 +43,13 @@ def _options(key: str) -> Any:
     return {"idempotency_key": key}
 
 
-def _save_invoice(invoice: Invoice, **fields: Any) -> None:
-    Invoice.objects.filter(pk=invoice.pk).update(**fields, updated_at=timezone.now())
+def _save_invoice(invoice: Invoice, now: dt.datetime, **fields: Any) -> None:
+    Invoice.objects.filter(pk=invoice.pk).update(**fields, updated_at=now)
     for name, value in fields.items():
         setattr(invoice, name, value)
 
 
-def push_invoice(client: stripe.StripeClient, invoice: Invoice) -> None:
+def push_invoice(client: stripe.StripeClient, invoice: Invoice, *, now: dt.datetime) -> None:
     """Make Stripe match ``invoice``: finalized there, or voided/deleted if void here."""
     if invoice.status == Status.VOID:
         converge_void(client, invoice)
@@ -63,7 +62,7 @@ def push_invoice(client: stripe.StripeClient, invoice: Invoice) -> None:
         remote = client.v1.invoices.create(
             invoice_params(invoice, customer_id), _options(idempotency_key(invoice, "create"))
         )
-        _save_invoice(invoice, stripe_invoice_id=remote.id)
+        _save_invoice(invoice, now, stripe_invoice_id=remote.id)
     lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("position"))
     if resumed and any(not line.stripe_invoice_item_id for line in lines):
         _adopt_existing_items(client, invoice, lines)
