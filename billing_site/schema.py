@@ -5,6 +5,7 @@ Which 4xx an operation can give follows from the view itself, so a new route is
 documented right without repeating a list of codes on every decorator:
 
 - 400 when the operation reads a body or query parameters;
+- 415 when it parses a JSON body with DRF (any other content type is refused);
 - 401 when it needs an API key, 403 when some key scope may not use it;
 - 404 when its path names a resource;
 - 429 when a throttle applies to it.
@@ -50,6 +51,8 @@ ERRORS: dict[int, tuple[str, dict]] = {
     413: ("The body is too large; send smaller batches.",
           {"detail": "The body is larger than 1,048,576 bytes; send smaller batches.",
            "errors": {"body": ["The body is larger than 1,048,576 bytes; send smaller batches."]}}),
+    415: ("The body must be JSON: send `Content-Type: application/json`.",
+          {"detail": 'Unsupported media type "text/plain" in request.'}),
     429: ("Too many requests with this key: retry after `Retry-After` seconds.",
           {"detail": "Request was throttled. Expected available in 12 seconds."}),
     503: ("A service the request needs (the task queue) is down; try again later.",
@@ -124,6 +127,9 @@ class ApiAutoSchema(AutoSchema):
         codes = []
         if self._reads_input():
             codes.append(400)
+        if (self.method in BODY_METHODS and self.view.get_parsers()
+                and self.get_request_serializer() is not None):
+            codes.append(415)
         # The API's permissions (accounts/api/auth.py) say which key scopes they let in.
         scoped = [p for p in self.view.get_permissions() if getattr(p, "scopes", None)]
         if scoped:

@@ -138,6 +138,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.auth.HasAdminScope"],
     "DEFAULT_SCHEMA_CLASS": "billing_site.schema.ApiAutoSchema",
+    # The API speaks JSON (SPEC section 6): a form-encoded body is a 415, not a guess.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "billing_site.api.exception_handler",

@@ -109,3 +109,10 @@ def test_django_error_handlers_are_the_json_aware_ones():
     assert urls.handler403 == "billing_site.api.permission_denied_error"
     assert urls.handler404 == "billing_site.api.not_found"
     assert urls.handler500 == "billing_site.api.server_error"
+
+
+def test_a_body_that_is_not_json_is_415_naming_the_media_type(api):
+    response = api.post("/api/v1/customers", "external_id=acme&name=Acme",
+                        content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert "application/x-www-form-urlencoded" in response.json()["detail"]

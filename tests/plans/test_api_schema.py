@@ -122,13 +122,14 @@ def codes(schema: dict, name: str) -> set[int]:
 
 
 @pytest.mark.parametrize(("name", "expected", "absent"), [
-    ("POST /api/v1/events", {200, 400, 401, 413}, {403, 404}),
-    ("GET /api/v1/customers", {200, 400, 401, 403}, {404}),
+    ("POST /api/v1/events", {200, 400, 401, 413}, {403, 404, 415}),
+    ("GET /api/v1/customers", {200, 400, 401, 403}, {404, 415}),
+    ("POST /api/v1/customers", {201, 400, 401, 403, 415}, {404}),
     ("GET /api/v1/customers/{external_id}", {200, 401, 403, 404}, {400, 409}),
     ("PATCH /api/v1/customers/{external_id}", {200, 400, 401, 403, 404}, {409}),
     ("PATCH /api/v1/metrics/{code}", {200, 400, 401, 403, 404, 409}, set()),
     ("PATCH /api/v1/plans/{code}/versions/{version}", {400, 404, 409}, set()),
-    ("POST /api/v1/plans/{code}/versions/{version}/publish", {200, 400, 404, 409}, set()),
+    ("POST /api/v1/plans/{code}/versions/{version}/publish", {200, 400, 404, 409}, {415}),
     ("POST /api/v1/invoices/{invoice_id}/finalize", {200, 404, 409}, set()),
     ("POST /api/v1/invoices/{invoice_id}/void", {200, 404, 409}, set()),
     ("GET /api/v1/customers/{external_id}/usage", {200, 400, 401, 403, 404}, set()),
@@ -181,9 +182,15 @@ def test_every_operation_has_examples_of_its_body_and_its_answer(schema):
 
 
 def as_json_schema(node):
-    # OpenAPI 3.0 says ``nullable: true``; JSON Schema says ``type: [..., "null"]``.
+    # OpenAPI 3.0 says ``nullable: true``; JSON Schema says ``type: [..., "null"]``. Its
+    # ``exclusiveMaximum: true`` qualifies ``maximum``; JSON Schema's is the bound itself.
     if isinstance(node, dict):
         node = {k: as_json_schema(v) for k, v in node.items()}
+        for bound, exclusive in (("maximum", "exclusiveMaximum"), ("minimum", "exclusiveMinimum")):
+            if node.get(exclusive) is True:
+                node[exclusive] = node.pop(bound)
+            elif node.get(exclusive) is False:
+                del node[exclusive]
         if node.pop("nullable", False):
             if "type" in node:
                 node["type"] = [node["type"], "null"]
