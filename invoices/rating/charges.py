@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from invoices.rating.money import as_decimal, in_money_context, round_unit_price
 from invoices.rating.types import ChargeTerms, Tier, TierUsage
+from plans.charge_rules import ChargeModel
 
 ZERO = Decimal(0)
 
@@ -30,11 +31,11 @@ def price_charge(charge: ChargeTerms, billable: Decimal) -> ChargePrice:
     billable = as_decimal(billable)
     if billable < 0:
         raise ValueError("billable units must not be negative")
-    if charge.model == "per_unit":
+    if charge.model == ChargeModel.PER_UNIT:
         return _per_unit(charge, billable)
-    if charge.model == "package":
+    if charge.model == ChargeModel.PACKAGE:
         return _package(charge, billable)
-    if charge.model == "graduated":
+    if charge.model == ChargeModel.GRADUATED:
         return _graduated(charge, billable)
     return _volume(charge, billable)
 

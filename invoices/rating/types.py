@@ -7,13 +7,12 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from itertools import pairwise
 
-from accounts.currencies import minor_units
+from common.currencies import minor_units
 from invoices.rating.money import round_money
+from plans.charge_rules import ChargeModel, charge_errors
 from plans.periods import Period
 
-MODELS = ("per_unit", "package", "graduated", "volume")
 
 class LineKind(StrEnum):
     """What an invoice line bills; ``InvoiceLine.Kind`` takes its values from here, so the
@@ -39,7 +38,7 @@ class Tier:
 class ChargeTerms:
     key: str
     metric: str
-    model: str
+    model: ChargeModel
     unit_price: Decimal | None = None
     package_size: int | None = None
     package_price: Decimal | None = None
@@ -49,29 +48,18 @@ class ChargeTerms:
     description: str = ""
 
     def __post_init__(self) -> None:
-        # Fail when the price book is built, not halfway through a billing run.
-        if self.model not in MODELS:
-            raise ValueError(f"charge {self.key!r}: unknown model {self.model!r}")
-        if self.model == "per_unit" and self.unit_price is None:
-            raise ValueError(f"charge {self.key!r}: per_unit needs unit_price")
-        if self.model == "package" and (
-            self.package_size is None or self.package_size <= 0 or self.package_price is None
-        ):
-            raise ValueError(f"charge {self.key!r}: package needs package_size > 0 and price")
-        if self.model in ("graduated", "volume"):
-            _check_tiers(self.key, self.tiers)
-
-
-def _check_tiers(key: str, tiers: tuple[Tier, ...]) -> None:
-    if not tiers:
-        raise ValueError(f"charge {key!r}: tiered model needs tiers")
-    if tiers[-1].up_to is not None:
-        raise ValueError(f"charge {key!r}: the last tier must be unbounded (up_to None)")
-    bounds = [t.up_to for t in tiers[:-1]]
-    if any(b is None for b in bounds):
-        raise ValueError(f"charge {key!r}: only the last tier may be unbounded")
-    if any(b <= 0 for b in bounds) or any(a >= b for a, b in pairwise(bounds)):
-        raise ValueError(f"charge {key!r}: tier bounds must be positive and increasing")
+        # Fail when the price book is built, not halfway through a billing run, by the
+        # rules the API and the admin checked the charge with when it was written.
+        errors = charge_errors({
+            "model": self.model, "unit_price": self.unit_price,
+            "package_size": self.package_size, "package_price": self.package_price,
+            "included_units": self.included_units, "included_per_seat": self.included_per_seat,
+            "tiers": [{"up_to": t.up_to, "unit_price": t.unit_price, "flat_fee": t.flat_fee}
+                      for t in self.tiers],
+        })
+        if errors:
+            reasons = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
+            raise ValueError(f"charge {self.key!r}: {reasons}")
 
 
 @dataclass(frozen=True)

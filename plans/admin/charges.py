@@ -14,7 +14,6 @@ from django.urls import reverse
 
 from plans.admin.base import (
     INLINE_OVERRIDES,
-    TIERED,
     AuditedAdmin,
     allowance_summary,
     money_display,
@@ -22,12 +21,12 @@ from plans.admin.base import (
     quantity_display,
 )
 from plans.admin.versions import ChargeForm
+from plans.charge_rules import TIERED, charge_errors
 from plans.models import Charge, ChargeTier, PlanVersion
-from plans.services.catalog import validate_charges
 
 # --- charges and their tiers ---------------------------------------------------------------
 
-_TIER_KEY = re.compile(r"charges\[0\]\.tiers(?:\[(\d+)\]\.(\w+))?")
+_TIER_KEY = re.compile(r"tiers(?:\[(\d+)\]\.(\w+))?")
 
 
 class TierFormSet(BaseInlineFormSet):
@@ -50,24 +49,20 @@ class TierFormSet(BaseInlineFormSet):
                 raise ValidationError(f"{charge.get_model_display()} charges take no tiers: "
                                       "delete them or change the model.")
             return
-        spec = {"metric": charge.metric.code if charge.metric_id else None,
-                "model": charge.model,
+        spec = {"model": charge.model,
                 "tiers": [{name: form.cleaned_data.get(name)
                            for name in ("up_to", "unit_price", "flat_fee")} for form in rows]}
-        try:
-            validate_charges([spec])
-        except ValidationError as error:
-            general = []
-            for key, errors in error.error_dict.items():
-                match = _TIER_KEY.fullmatch(key)
-                if match is None:
-                    continue  # the charge's own fields are checked by its form
-                if match.group(1) is None:
-                    general.extend(ValidationError(errors).messages)
-                else:
-                    rows[int(match.group(1))].add_error(match.group(2), errors)
-            if general:
-                raise ValidationError(general) from None
+        general = []
+        for key, errors in charge_errors(spec).items():
+            match = _TIER_KEY.fullmatch(key)
+            if match is None:
+                continue  # the charge's own fields are checked by its form
+            if match.group(1) is None:
+                general.extend(errors)
+            else:
+                rows[int(match.group(1))].add_error(match.group(2), errors)
+        if general:
+            raise ValidationError(general)
 
     def save(self, commit: bool = True):
         saved = super().save(commit)

@@ -13,10 +13,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin import ServiceAdminMixin, ServiceModelForm
+from common.admin import ServiceAdminMixin, ServiceModelForm
 from plans.admin.base import (
     INLINE_OVERRIDES,
-    TIERED,
     AuditedAdmin,
     allowance_summary,
     fmt_money,
@@ -29,6 +28,7 @@ from plans.admin.base import (
     version_label,
     without_related_buttons,
 )
+from plans.charge_rules import TIERED, charge_errors, filters_error
 from plans.models import Charge, Contract, Metric, PlanVersion
 from plans.services import (
     plan_version_copy,
@@ -36,7 +36,7 @@ from plans.services import (
     plan_version_publish,
     plan_version_update,
 )
-from plans.services.catalog import VERSION_FIELDS, validate_charges
+from plans.services.catalog import VERSION_FIELDS
 
 # --- plan versions -------------------------------------------------------------------------
 
@@ -56,22 +56,19 @@ class PlanVersionForm(ServiceModelForm):
         return plan_version_update(version=self.instance, **self.changes(VERSION_FIELDS))
 
 
-def charge_spec_errors(form: forms.ModelForm, data: dict, *, with_tiers: bool = False) -> None:
-    """Check one charge row with the API's ``validate_charges`` and put errors on its fields."""
+def charge_spec_errors(form: forms.ModelForm, data: dict) -> None:
+    """Check one charge row with the pricing rules the API and the engine use, and put
+    the errors on its fields. Its tiers are checked on the charge's own page."""
     if not data.get("metric") or not data.get("model"):
         return
     spec = {name: data.get(name) for name in (
-        "model", "unit_price", "package_size", "package_price", "included_per_seat", "filters")}
-    spec["metric"] = data["metric"].code
+        "model", "unit_price", "package_size", "package_price", "included_per_seat")}
     spec["included_units"] = data.get("included_units") or 0
-    try:
-        validate_charges([spec])
-    except ValidationError as error:
-        for key, errors in error.error_dict.items():
-            name = key.removeprefix("charges[0].")
-            if name.startswith("tiers") and not with_tiers:
-                continue  # tiers are edited on the charge's own page
+    for name, errors in charge_errors(spec).items():
+        if not name.startswith("tiers"):
             form.add_error(name if name in form.fields else None, errors)
+    if (message := filters_error(data.get("filters") or {})) is not None:
+        form.add_error("filters", message)
 
 
 class ChargeForm(forms.ModelForm):

@@ -8,7 +8,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from accounts.currencies import CURRENCY_CHOICES
+from common.currencies import CURRENCY_CHOICES
+from plans.charge_rules import ChargeModel
 from plans.models.fields import price_field, quantity_field
 from plans.periods import MONTH, YEAR
 
@@ -158,10 +159,11 @@ class ChargeQuerySet(FrozenWhenPublishedQuerySet):
 
 class Charge(models.Model):
     class Model(models.TextChoices):
-        PER_UNIT = "per_unit", "Per unit"
-        PACKAGE = "package", "Package"
-        GRADUATED = "graduated", "Graduated tiers"
-        VOLUME = "volume", "Volume tiers"
+        # The pricing rules' models (pure, shared with the engine) with labels for people.
+        PER_UNIT = ChargeModel.PER_UNIT.value, "Per unit"
+        PACKAGE = ChargeModel.PACKAGE.value, "Package"
+        GRADUATED = ChargeModel.GRADUATED.value, "Graduated tiers"
+        VOLUME = ChargeModel.VOLUME.value, "Volume tiers"
 
     plan_version = models.ForeignKey(PlanVersion, on_delete=models.CASCADE, related_name="charges")
     metric = models.ForeignKey(Metric, on_delete=models.PROTECT, related_name="charges")

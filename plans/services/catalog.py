@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from accounts.bounds import MAX_PACKAGE_SIZE, date_in_range_error
-from accounts.currencies import is_supported
+from common.bounds import date_in_range_error
+from common.currencies import is_supported
+from plans.charge_rules import TIERED, clean_charge, filters_error, nonnegative_number
 from plans.models import Charge, ChargeTier, Metric, Plan, PlanVersion, PublishedVersionError
 from plans.periods import INTERVALS
 from plans.selectors import metric_published_versions
 
-CHARGE_MODELS = {choice for choice, _ in Charge.Model.choices}
 VERSION_FIELDS = {"effective_from", "currency", "billing_interval", "seat_price", "base_fee"}
 METRIC_DEFINITION_FIELDS = {"event_type", "aggregation", "field", "filters"}
 # Labels for people: they change nothing that is billed, so they may change at any time.
@@ -27,17 +26,6 @@ class MetricPricedError(ValidationError):
     """A metric's rule cannot change while a published version prices it (the API's 409)."""
 
 
-def _filters_error(filters: Any) -> str | None:
-    if not isinstance(filters, dict):
-        return "filters must be an object of property → value."
-    for key, value in filters.items():
-        if not isinstance(key, str) or not key:
-            return "filter keys must be non-empty property names."
-        if not isinstance(value, str | int | float | bool):
-            return f"filter {key!r} must match a string, number or boolean."
-    return None
-
-
 def _validate_metric_definition(*, aggregation: str, field: str, filters: Any) -> None:
     errors: dict[str, list[str]] = {}
     if aggregation not in Metric.Aggregation.values:
@@ -46,7 +34,7 @@ def _validate_metric_definition(*, aggregation: str, field: str, filters: Any) -
         errors["field"] = ["count metrics take no field."]
     elif aggregation != Metric.Aggregation.COUNT and not field:
         errors["field"] = [f"{aggregation} metrics need the property to aggregate."]
-    if (message := _filters_error(filters)) is not None:
+    if (message := filters_error(filters)) is not None:
         errors["filters"] = [message]
     if errors:
         raise ValidationError(errors)
@@ -80,55 +68,12 @@ def plan_create(*, code: str, name: str, description: str = "") -> Plan:
     return plan
 
 
-def _dec(value: Any, field: str, errors: dict, *, required: bool = False) -> Decimal | None:
-    if value is None or value == "":
-        if required:
-            errors[field] = ["This field is required."]
-        return None
-    try:
-        number = Decimal(str(value))
-    except Exception:  # any unparsable input is a 400, not a 500
-        errors[field] = ["A valid number is required."]
-        return None
-    if not number.is_finite() or number < 0:
-        errors[field] = ["Must be a number ≥ 0."]
-        return None
-    return number
-
-
-def _validate_tiers(tiers: Any, prefix: str, errors: dict) -> list[dict]:
-    if not isinstance(tiers, list) or not tiers:
-        errors[f"{prefix}.tiers"] = ["Tiered models need at least one tier."]
-        return []
-    cleaned: list[dict] = []
-    previous: Decimal | None = None
-    for index, tier in enumerate(tiers):
-        where = f"{prefix}.tiers[{index}]"
-        if not isinstance(tier, dict):
-            errors[where] = ["Each tier is an object with up_to, unit_price, flat_fee."]
-            continue
-        up_to = _dec(tier.get("up_to"), f"{where}.up_to", errors)
-        last = index == len(tiers) - 1
-        if last and up_to is not None:
-            errors[f"{where}.up_to"] = ["The last tier's up_to must be null (no limit)."]
-        if not last and up_to is None:
-            errors[f"{where}.up_to"] = ["Only the last tier may have no limit."]
-        if up_to is not None and previous is not None and up_to <= previous:
-            errors[f"{where}.up_to"] = ["Tier limits must increase."]
-        if up_to is not None and up_to <= 0:
-            errors[f"{where}.up_to"] = ["Tier limits must be above zero."]
-        previous = up_to if up_to is not None else previous
-        cleaned.append({
-            "position": index,
-            "up_to": up_to,
-            "unit_price": _dec(tier.get("unit_price", 0), f"{where}.unit_price", errors) or Decimal(0),
-            "flat_fee": _dec(tier.get("flat_fee", 0), f"{where}.flat_fee", errors) or Decimal(0),
-        })
-    return cleaned
-
-
 def validate_charges(charges: Any) -> list[dict]:
-    """Check nested charge specs; errors are keyed like ``charges[1].tiers[0].up_to``."""
+    """Check nested charge specs; errors are keyed like ``charges[1].tiers[0].up_to``.
+
+    The price shape is ``plans.charge_rules``' (shared with the admin and the engine);
+    this adds what needs the database: the metric each charge prices.
+    """
     if charges is None:
         return []
     if not isinstance(charges, list):
@@ -146,41 +91,12 @@ def validate_charges(charges: Any) -> list[dict]:
         metric = metrics.get(spec.get("metric"))
         if metric is None:
             errors[f"{prefix}.metric"] = [f"Unknown metric {spec.get('metric')!r}."]
-        model = spec.get("model")
-        if model not in CHARGE_MODELS:
-            errors[f"{prefix}.model"] = [f"model must be one of {', '.join(sorted(CHARGE_MODELS))}."]
-        charge = {
-            "position": index,
-            "metric": metric,
-            "model": model,
-            "unit_price": _dec(spec.get("unit_price"), f"{prefix}.unit_price", errors,
-                               required=model == "per_unit"),
-            "package_price": _dec(spec.get("package_price"), f"{prefix}.package_price", errors,
-                                  required=model == "package"),
-            "package_size": None,
-            "included_units": _dec(spec.get("included_units", 0), f"{prefix}.included_units",
-                                   errors) or Decimal(0),
-            "included_per_seat": _dec(spec.get("included_per_seat"),
-                                      f"{prefix}.included_per_seat", errors),
-            "filters": spec.get("filters") or {},
-            "tiers": [],
-        }
-        if model == "package":
-            size = spec.get("package_size")
-            if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-                errors[f"{prefix}.package_size"] = ["package_size must be a whole number above zero."]
-            elif size > MAX_PACKAGE_SIZE:
-                errors[f"{prefix}.package_size"] = [
-                    f"package_size must be at most {MAX_PACKAGE_SIZE}."]
-            else:
-                charge["package_size"] = size
-        if model in ("graduated", "volume"):
-            charge["tiers"] = _validate_tiers(spec.get("tiers"), prefix, errors)
-        elif spec.get("tiers"):
-            errors[f"{prefix}.tiers"] = [f"{model} charges take no tiers."]
-        if (message := _filters_error(charge["filters"])) is not None:
+        prices, price_errors = clean_charge(spec)
+        errors |= {f"{prefix}.{name}": messages for name, messages in price_errors.items()}
+        filters = spec.get("filters") or {}
+        if (message := filters_error(filters)) is not None:
             errors[f"{prefix}.filters"] = [message]
-        cleaned.append(charge)
+        cleaned.append({"position": index, "metric": metric, **prices, "filters": filters})
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -194,7 +110,7 @@ def _validate_version_fields(fields: dict) -> None:
         errors["billing_interval"] = [f"billing_interval must be one of {', '.join(INTERVALS)}."]
     for name in ("seat_price", "base_fee"):
         if name in fields:
-            fields[name] = _dec(fields[name], name, errors, required=True)
+            fields[name] = nonnegative_number(fields[name], name, errors, required=True)
     if "effective_from" in fields and not isinstance(fields["effective_from"], dt.date):
         errors["effective_from"] = ["A date (YYYY-MM-DD) is required."]
     elif "effective_from" in fields and (message := date_in_range_error(fields["effective_from"])):
@@ -313,7 +229,7 @@ def charge_specs(*, version: PlanVersion) -> list[dict]:
         }
         tiers = [{"up_to": t.up_to, "unit_price": t.unit_price, "flat_fee": t.flat_fee}
                  for t in charge.tiers.all()]
-        if tiers or charge.model in (Charge.Model.GRADUATED, Charge.Model.VOLUME):
+        if tiers or charge.model in TIERED:
             spec["tiers"] = tiers
         specs.append(spec)
     return specs
