@@ -12,9 +12,15 @@ documented right without repeating a list of codes on every decorator:
 
 Codes a view declares itself (409, 413, or a 404 with a better description) win; a
 declared error without a body gets the ``Error`` body.
+
+Request bodies say what the serializers check, so a client (or schemathesis) that
+follows the schema is not refused: strict serializers refuse unknown keys
+(``additionalProperties: false``), and decimals state their digits and bounds.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
@@ -76,6 +82,37 @@ def response_example(name: str, value: dict, *, status: int = 200,
                           status_codes=[str(status)])
 
 
+def _number(value: Decimal | int) -> int | float:
+    return int(value) if value == int(value) else float(value)
+
+
+def decimal_limits(field: serializers.DecimalField) -> tuple[dict, dict]:
+    """What DRF checks of a decimal, as a pattern for its text and bounds for its number.
+
+    Digits before the point are at most ``max_digits - decimal_places``; the places after
+    it are a pattern only (a JSON number cannot say how many places it has).
+    """
+    text: dict = {}
+    number: dict = {}
+    unsigned = field.min_value is not None and field.min_value >= 0
+    if field.max_digits is not None and field.decimal_places is not None:
+        whole = field.max_digits - field.decimal_places
+        if whole >= 1:
+            # [0-9], not \d: Python's \d takes any script's digits.
+            fraction = rf"(?:\.[0-9]{{1,{field.decimal_places}}})?" if field.decimal_places else ""
+            text["pattern"] = rf"^{'' if unsigned else '-?'}[0-9]{{1,{whole}}}{fraction}$"
+            number.update(maximum=10**whole, exclusiveMaximum=True)
+            if not unsigned:
+                number.update(minimum=-(10**whole), exclusiveMinimum=True)
+    if field.max_value is not None:
+        number.update(maximum=_number(field.max_value))
+        number.pop("exclusiveMaximum", None)
+    if field.min_value is not None:
+        number.update(minimum=_number(field.min_value))
+        number.pop("exclusiveMinimum", None)
+    return text, number
+
+
 def error_response(code: int, description: str | None = None) -> OpenApiResponse:
     """The ``Error`` body for ``code``, for views that declare an error code themselves."""
     default_description, value = ERRORS.get(code, ("Error.", {"detail": "Error."}))
@@ -118,7 +155,16 @@ class ApiAutoSchema(AutoSchema):
             # Amounts and quantities read a JSON number as well as a decimal string (SPEC
             # section 7 sends "included_per_seat": 1000); answers always carry strings.
             text = {key: schema.pop(key) for key in ("type", "format", "pattern") if key in schema}
-            schema["oneOf"] = [text, {"type": "number"}]
+            text_limits, number_limits = decimal_limits(field)
+            schema["oneOf"] = [{**text, **text_limits}, {"type": "number", **number_limits}]
+        return schema
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        from accounts.api.serializers import StrictSerializer
+
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictSerializer):
+            schema["additionalProperties"] = False  # it answers 400 naming each unknown key
         return schema
 
     def error_codes(self) -> list[int]:

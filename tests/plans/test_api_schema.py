@@ -228,3 +228,84 @@ def test_every_example_matches_its_schema(schema):
                 assert not errors, (name, where, example_name, errors)
                 checked += 1
     assert checked > 60
+
+
+# --- request bodies say what the serializers check -------------------------------------
+# So a client that follows the schema (schemathesis in CI above all) is not refused.
+
+STRICT_BODIES = {"CustomerCreateRequest", "PatchedCustomerUpdateRequest", "SeatWriteRequest",
+                 "PatchedSeatWriteRequest", "MetricCreateRequest", "PatchedMetricUpdateRequest",
+                 "PlanCreateRequest", "PlanVersionWriteRequest", "PatchedPlanVersionWriteRequest",
+                 "ContractCreateRequest", "PatchedContractUpdateRequest",
+                 "ContractMigrationCreateRequest", "BillingRunRequestRequest"}
+
+
+def test_bodies_that_refuse_unknown_keys_say_so_and_answers_stay_open(schema):
+    components = schema["components"]["schemas"]
+    closed = {name for name, shape in components.items()
+              if shape.get("additionalProperties") is False}
+    assert STRICT_BODIES <= closed
+    # Only request bodies: an answer may gain fields without breaking a client.
+    assert all(name.endswith("Request") for name in closed)
+
+
+def decimal_branches(schema: dict, component: str, field: str) -> tuple[dict, dict]:
+    text, number = schema["components"]["schemas"][component]["properties"][field]["oneOf"]
+    return text, number
+
+
+def test_decimal_inputs_state_the_digits_and_bounds_the_api_checks(schema):
+    import re
+
+    text, number = decimal_branches(schema, "ContractCreateRequest", "discount_percent")
+    assert [bool(re.match(text["pattern"], v)) for v in ("12.5", "100", "1000", "-1", "1.23456")] \
+        == [True, True, False, False, False]
+    assert (number["minimum"], number["maximum"]) == (0, 100)
+    assert "exclusiveMaximum" not in number
+    text, number = decimal_branches(schema, "PlanVersionWriteRequest", "seat_price")
+    assert re.match(text["pattern"], "40.00") and re.match(text["pattern"], "0.0000000001")
+    assert not re.match(text["pattern"], "1" * 19)
+    assert number == {"type": "number", "minimum": 0, "maximum": 10**18,
+                      "exclusiveMaximum": True}
+
+
+def decimal_fields():
+    from decimal import Decimal
+
+    from rest_framework import serializers
+
+    from accounts.api.fields import MoneyField, QuantityField
+
+    return [MoneyField(), QuantityField(), QuantityField(max_digits=7, decimal_places=4,
+                                                         max_value=100),
+            serializers.DecimalField(max_digits=6, decimal_places=2),
+            serializers.DecimalField(max_digits=5, decimal_places=0, min_value=Decimal(1))]
+
+
+@pytest.mark.parametrize("field", decimal_fields(), ids=lambda f: f"{type(f).__name__}"
+                         f"({f.max_digits},{f.decimal_places},{f.min_value},{f.max_value})")
+def test_every_decimal_the_schema_allows_is_accepted(field):
+    from decimal import Decimal
+
+    from hypothesis import assume, given, settings
+    from hypothesis import strategies as st
+
+    from billing_site.schema import decimal_limits
+
+    text, number = decimal_limits(field)
+    low, high = number.get("minimum"), number.get("maximum")
+    integers = st.integers(
+        min_value=None if low is None else int(low) + bool(number.get("exclusiveMinimum")),
+        max_value=None if high is None else int(high) - bool(number.get("exclusiveMaximum")))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.one_of(st.from_regex(text["pattern"], fullmatch=True), integers))
+    def accepted(value):
+        # The text pattern cannot say max_value; the number bounds do.
+        if field.max_value is not None and isinstance(value, str):
+            assume(Decimal(value) <= field.max_value)
+        if field.min_value is not None and isinstance(value, str):
+            assume(Decimal(value) >= field.min_value)
+        field.run_validation(value)
+
+    accepted()
