@@ -114,13 +114,15 @@ def _slices_sql(customer_id, start, end, wanted, cutoff):
         **WATERMARK_PARAMS, "customer": customer_id, "hs": whole[0], "he": whole[1],
         "cutoff": cutoff, "edge_lo": [lo for lo, _ in edges], "edge_hi": [hi for _, hi in edges],
     }
-    inputs, outputs, total = sql.call_tokens("e.properties")
+    inputs, outputs, total = sql.call_tokens("v")
+    values = sql.token_values("e.properties")
     # Only the wanted dimensions' members; the others are "" and drop out of the keys.
     chosen = {name: sql.member("e", name) if name in reads else "''" for name in DIMENSIONS}
     members = ", ".join(f"{expression} AS {name}" for name, expression in chosen.items())
     event_day = "date_trunc('day', e.timestamp, 'UTC')" if by_day else "NULL::timestamptz"
     row_day = "date_trunc('day', hour, 'UTC')" if by_day else "NULL::timestamptz"
     names = ", ".join(DIMENSIONS)
+    v_names = ", ".join(f"v.{name}" for name in DIMENSIONS)
     keys = sql.slice_keys("g")
     raw_wanted = _conditions(reads, params, "k.dimension", "g.event_type")
     rows_wanted = _conditions(reads, params, "dimension", "event_type")
@@ -161,10 +163,14 @@ def _slices_sql(customer_id, start, end, wanted, cutoff):
                sum(total_tokens) AS total_tokens, sum(provider_cost) AS provider_cost,
                count(*) FILTER (WHERE unpriced) AS unpriced
         FROM (
-            SELECT e.event_type, {members}, {event_day} AS day, e.provider_cost, e.unpriced,
-                   {inputs} AS input_tokens, {outputs} AS output_tokens,
+            SELECT v.event_type, {v_names}, v.day, v.provider_cost,
+                   v.unpriced, {inputs} AS input_tokens, {outputs} AS output_tokens,
                    {total} AS total_tokens
-            FROM events e OFFSET 0
+            FROM (
+                SELECT e.event_type, {members}, {event_day} AS day, e.provider_cost,
+                       e.unpriced, {values}
+                FROM events e OFFSET 0
+            ) v OFFSET 0
         ) x
         GROUP BY event_type, {names}, day
     ),

@@ -214,9 +214,9 @@ def _event_parts(start, end, specs, params) -> list[str]:
             for full, where in conditions]
 
 
-def _numbers(specs, params) -> dict[str, str]:
-    """Per field that numeric specs sum or max, its number (computed once per event, only
-    for the event types that use it): field -> column name."""
+def _numbers(specs, params) -> dict[str, tuple[str, str, str]]:
+    """Per field that numeric specs sum or max: (column ``f<k>``, its JSON value looked up
+    once per event of the event types that use it, as ``j<k>``, and that value's number)."""
     types: dict[str, set[str]] = defaultdict(set)
     for spec in specs:
         if spec.metric.aggregation in (SUM, MAX):
@@ -224,9 +224,9 @@ def _numbers(specs, params) -> dict[str, str]:
     columns = {}
     for k, (field, event_types) in enumerate(sorted(types.items())):
         params[f"number_field_{k}"], params[f"number_types_{k}"] = field, sorted(event_types)
-        columns[field] = (f"f{k}", f"CASE WHEN e.event_type = ANY(%(number_types_{k})s::text[])"
-                                   f" THEN {sql.number('e.properties', f'%(number_field_{k})s')}"
-                                   " END")
+        value = (f"CASE WHEN e.event_type = ANY(%(number_types_{k})s::text[])"
+                 f" THEN e.properties -> %(number_field_{k})s END")
+        columns[field] = (f"f{k}", value, sql.number(f"v.j{k}"))
     return columns
 
 
@@ -259,7 +259,8 @@ def _measure_sql(customer_ids, start, end, specs, cutoff):
               "hs": whole[0], "he": whole[1], "cutoff": cutoff}
     union = "\n            UNION ALL\n            ".join(_event_parts(start, end, specs, params))
     numbers = _numbers(specs, params)
-    computed = "".join(f", {expression} AS {name}" for name, expression in numbers.values())
+    values = "".join(f", {value} AS j{name[1:]}" for name, value, _ in numbers.values())
+    computed = "".join(f", {number} AS {name}" for name, _, number in numbers.values())
     mixed = len({s.use_rollup for s in specs}) > 1
     columns = {n: _raw_column(n, spec, params, numbers, mixed) for n, spec in enumerate(specs)}
     unique = [n for n, s in enumerate(specs) if s.metric.aggregation == UNIQUE_COUNT]
@@ -292,7 +293,8 @@ def _measure_sql(customer_ids, start, end, specs, cutoff):
     stage AS (
         SELECT x.customer_id,
                {stage}
-        FROM (SELECT e.*{computed} FROM events e OFFSET 0) x
+        FROM (SELECT v.*{computed} FROM (SELECT e.*{values} FROM events e OFFSET 0) v
+              OFFSET 0) x
         GROUP BY x.customer_id{group_by}
     ),
     {raw}

@@ -182,11 +182,12 @@ _ROLLUP_WORK_MEM = "64MB"
 def _recompute_sql(dirty: _Dirty, cutoff: dt.datetime) -> int:
     dirty_sql, params = _dirty_sql(dirty)
     params = {**params, "cutoff": cutoff}
-    num = sql.number("g.properties", "m.field")
-    uval = sql.distinct_value("g.properties", "m.field")
-    inputs, outputs, total = sql.call_tokens("e.properties")
+    num, uval = sql.number("h.value"), sql.distinct("h.value")
+    inputs, outputs, total = sql.call_tokens("v")
+    values = sql.token_values("e.properties")
     members = ", ".join(f"{sql.member('e', name)} AS {name}" for name in DIMENSIONS)
     names = ", ".join(DIMENSIONS)
+    v_names = ", ".join(f"v.{name}" for name in DIMENSIONS)
     slice_keys = sql.slice_keys("s")
     nothing = "NULL::text, NULL::text, NULL::bigint, NULL::numeric, NULL::numeric, NULL::numeric, NULL::bigint"
     # Per group, one index range scan over that customer-hour's events received before
@@ -201,20 +202,30 @@ def _recompute_sql(dirty: _Dirty, cutoff: dt.datetime) -> int:
         FROM dirty d
         CROSS JOIN LATERAL (
             WITH grp AS MATERIALIZED (
-                SELECT e.properties, e.provider_cost, e.unpriced, {members},
+                SELECT v.properties, v.provider_cost, v.unpriced, {v_names},
                        {inputs} AS input_tokens, {outputs} AS output_tokens,
                        {total} AS total_tokens
-                FROM {_EVENT} e
-                WHERE e.customer_id = d.customer_id AND e.event_type = d.event_type
-                  AND e.timestamp >= d.hour AND e.timestamp < d.hour + interval '1 hour'
-                  AND e.received_at < %(cutoff)s
+                FROM (
+                    SELECT e.properties, e.provider_cost, e.unpriced, {members}, {values}
+                    FROM {_EVENT} e
+                    WHERE e.customer_id = d.customer_id AND e.event_type = d.event_type
+                      AND e.timestamp >= d.hour AND e.timestamp < d.hour + interval '1 hour'
+                      AND e.received_at < %(cutoff)s
+                    OFFSET 0
+                ) v
             ),
             hits AS MATERIALIZED (
-                SELECT m.id AS metric_id, m.aggregation, g.provider_cost,
-                       CASE WHEN m.aggregation IN ('sum', 'max') THEN {num} END AS num,
-                       CASE WHEN m.aggregation = 'unique_count' THEN {uval} END AS uval
-                FROM grp g
-                JOIN {_METRIC} m ON m.event_type = d.event_type AND g.properties @> m.filters
+                SELECT metric_id, aggregation, provider_cost,
+                       CASE WHEN aggregation IN ('sum', 'max') THEN {num} END AS num,
+                       CASE WHEN aggregation = 'unique_count' THEN {uval} END AS uval
+                FROM (
+                    SELECT m.id AS metric_id, m.aggregation, g.provider_cost,
+                           g.properties -> m.field AS value
+                    FROM grp g
+                    JOIN {_METRIC} m ON m.event_type = d.event_type
+                                    AND g.properties @> m.filters
+                    OFFSET 0
+                ) h
             )
             SELECT 'metric' AS kind, metric_id,
                    CASE aggregation

@@ -22,28 +22,37 @@ from usage.aggregation import (
 )
 
 
-def number(props: str, field: str) -> str:
-    """``props -> field`` as numeric rounded to 12 places when it is a number by the
-    reference's rules (``aggregation.to_number``), else NULL.
+def number(value: str) -> str:
+    """A JSON value (a jsonb expression) as numeric at most 12 places when it is a number
+    by the reference's rules (``aggregation.to_number``), else NULL.
 
-    The cast only runs on text the pattern accepted, so a bad string yields NULL instead
-    of aborting the statement. The query must pass ``%(number_re)s``.
+    ``value`` is evaluated up to four times: pass a column that holds ``props -> field``
+    (one lookup per event) rather than the lookup itself. A JSON number casts straight
+    from jsonb (the value and scale its text would give) and is rounded only when it has
+    more than 12 places: rounding the others changes no value and costs as much as the
+    rest. The cast of a string only runs on text the pattern accepted, so a bad string
+    yields NULL instead of aborting the statement. The query must pass ``%(number_re)s``.
     """
-    text = f"({props} ->> {field})"
-    # round(numeric, n) rounds half away from zero, as ROUND_HALF_UP does in Python. A
-    # JSON number casts straight from jsonb: the value and scale its text would give,
-    # without printing and parsing it.
+    cast, text = f"({value})::numeric", f"({value} #>> '{{}}')"
+    # round(numeric, n) rounds half away from zero, as ROUND_HALF_UP does in Python.
     return (
-        f"round(CASE jsonb_typeof({props} -> {field})"
-        f" WHEN 'number' THEN ({props} -> {field})::numeric"
-        f" WHEN 'string' THEN CASE WHEN {text} ~ %(number_re)s THEN {text}::numeric END"
-        f" END, {PLACES})"
+        f"CASE jsonb_typeof({value})"
+        f" WHEN 'number' THEN CASE WHEN scale({cast}) > {PLACES}"
+        f" THEN round({cast}, {PLACES}) ELSE {cast} END"
+        f" WHEN 'string' THEN CASE WHEN {text} ~ %(number_re)s"
+        f" THEN round({text}::numeric, {PLACES}) END"
+        " END"
     )
 
 
+def distinct(value: str) -> str:
+    """A JSON value (a jsonb expression) for ``unique_count``: NULL when missing or JSON null."""
+    return f"(CASE WHEN jsonb_typeof({value}) <> 'null' THEN {value} END)"
+
+
 def distinct_value(props: str, field: str) -> str:
-    """``props -> field`` for ``unique_count``: NULL when missing or JSON null."""
-    return f"(CASE WHEN jsonb_typeof({props} -> {field}) <> 'null' THEN {props} -> {field} END)"
+    """``props -> field`` for ``unique_count`` (see :func:`distinct`)."""
+    return distinct(f"({props} -> {field})")
 
 
 def aggregate(aggregation: str, number: str, distinct: str = "") -> str:
@@ -58,10 +67,19 @@ def aggregate(aggregation: str, number: str, distinct: str = "") -> str:
     return f"count(DISTINCT {distinct})"
 
 
-def call_tokens(props: str) -> tuple[str, str, str]:
-    """``aggregation.call_tokens``: input, output and total tokens of an event."""
-    inputs, outputs, total = (number(props, f"'{name}'") for name in (
-        "input_tokens", "output_tokens", "total_tokens"))
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "total_tokens")
+
+
+def token_values(props: str) -> str:
+    """SELECT-list items ``v_input_tokens, v_output_tokens, v_total_tokens``: the JSON
+    values :func:`call_tokens` reads, looked up once."""
+    return ", ".join(f"{props} -> '{name}' AS v_{name}" for name in TOKEN_FIELDS)
+
+
+def call_tokens(row: str) -> tuple[str, str, str]:
+    """``aggregation.call_tokens``: input, output and total tokens of an event, from the
+    columns :func:`token_values` gave ``row``."""
+    inputs, outputs, total = (number(f"{row}.v_{name}") for name in TOKEN_FIELDS)
     inputs, outputs = f"coalesce({inputs}, 0)", f"coalesce({outputs}, 0)"
     return inputs, outputs, f"coalesce({total}, {inputs} + {outputs})"
 

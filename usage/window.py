@@ -72,9 +72,8 @@ def _window_sql(start, end, measures: list[Measure], lo: int, hi: int):
         for name in ("filters", "extra"):
             if getattr(measure, name) != "{}":
                 where.append(f"e.properties @> %({name}_{n})s::jsonb")
-        expression = sql.aggregate(
-            measure.aggregation, sql.number("e.properties", f"%(field_{n})s"),
-            sql.distinct_value("e.properties", f"%(field_{n})s"))
+        value = f"(e.properties -> %(field_{n})s)"
+        expression = sql.aggregate(measure.aggregation, sql.number(value), sql.distinct(value))
         condition = " AND ".join(where)
         columns.append(f"{expression} FILTER (WHERE {condition})")
     selected = ",\n           ".join(columns)
