@@ -2,8 +2,9 @@
 
 ``python tests/fuzz/seed.py OUT_DIR`` (with the run's settings in the environment) loads
 the demo data (metrics, plans with published versions, customers, seats, contracts,
-draft and finalized invoices, a billing run), adds a draft plan version so the draft-only
-operations (PATCH and publish) reach one, and creates an admin API key. It writes:
+draft and finalized invoices, a billing run), adds a draft version to every plan so the
+draft-only operations (PATCH and publish) reach one, and creates an admin API key. It
+writes:
 
 - ``OUT_DIR/dictionaries.toml``: schemathesis dictionaries naming real rows
   (``[dictionaries.customers] values = ["acme", ...]``; ids stay integers where the
@@ -39,17 +40,18 @@ from plans.services import plan_version_create  # noqa: E402
 # Customers whose seats and contracts the dictionaries name: acme is the SPEC's worked
 # example (hybrid, a joiner), globex has a scheduled migration.
 CUSTOMERS = ["acme", "globex"]
-DRAFT_PLAN = "hybrid"
 
 
 def seed() -> dict[str, list]:
     call_command("load_demo", stdout=io.StringIO())
-    plan = Plan.objects.get(code=DRAFT_PLAN)
-    if not plan.versions.filter(status=PlanVersion.Status.DRAFT).exists():
-        plan_version_create(plan=plan, effective_from=timezone.now().date(),
-                            seat_price="45.00",
-                            charges=[{"metric": "tasks", "model": "per_unit",
-                                      "unit_price": "0.04", "included_per_seat": 1000}])
+    # Each plan's newest version is a draft, so any plan code with the highest version
+    # number the dictionary holds reaches one.
+    for plan in Plan.objects.all():
+        if not plan.versions.filter(status=PlanVersion.Status.DRAFT).exists():
+            plan_version_create(plan=plan, effective_from=timezone.now().date(),
+                                seat_price="45.00",
+                                charges=[{"metric": "tasks", "model": "per_unit",
+                                          "unit_price": "0.04", "included_per_seat": 1000}])
     customers = Customer.objects.filter(external_id__in=CUSTOMERS)
     invoices = [
         *Invoice.objects.filter(status=Invoice.Status.DRAFT).order_by("period_start")[:2],
