@@ -14,7 +14,7 @@ Each is timed the same way: ``--repeat`` times (default 3) on a warm cache, best
 so the ratio compares like with like. Each billing run starts from no invoices.
 ``--rollups`` runs the rollup job first (what production sees: it runs every few
 minutes); a run over thousands of customers on one period reads the window's raw events
-in one scan either way (invoices/services/usage.py).
+in one scan either way (invoices/selectors/usage.py).
 
     .venv/bin/python bench/billing_run.py                 # 10k customers, 5M events
     .venv/bin/python bench/billing_run.py --rollups       # with the hourly rollups built
@@ -274,7 +274,7 @@ def time_inline(chunk: int) -> tuple[float, object]:
 
     reset_invoices()
     started = time.perf_counter()
-    run = billing_run(as_of=AS_OF, size=chunk)
+    run = billing_run(as_of=AS_OF, now=dt.datetime.now(dt.UTC), size=chunk)
     return time.perf_counter() - started, run
 
 
@@ -282,7 +282,7 @@ def _work(args) -> None:
     from invoices.services.billing_run import billing_run_chunk
 
     run_id, part = args
-    billing_run_chunk(run_id=run_id, customer_ids=part)
+    billing_run_chunk(run_id=run_id, customer_ids=part, now=dt.datetime.now(dt.UTC))
 
 
 def time_workers(workers: int, chunk: int) -> tuple[float, object]:
@@ -293,7 +293,7 @@ def time_workers(workers: int, chunk: int) -> tuple[float, object]:
 
     reset_invoices()
     started = time.perf_counter()
-    run, parts = billing_run_start(as_of=AS_OF, size=chunk)
+    run, parts = billing_run_start(as_of=AS_OF, now=dt.datetime.now(dt.UTC), size=chunk)
     connections.close_all()  # each forked worker opens its own connection
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         pool.map(_work, [(run.pk, part) for part in parts], chunksize=1)

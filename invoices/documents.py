@@ -16,8 +16,8 @@ from typing import Any
 from accounts.api.fields import format_decimal, format_moment, format_money
 from invoices.models import Invoice, InvoiceLine
 from invoices.rating import Line
-from invoices.services.line_rows import tiers_json
-from invoices.services.preview import UpcomingInvoice
+from invoices.selectors.line_rows import tiers_json
+from invoices.selectors.preview import UpcomingInvoice
 
 
 def _money(value: Any, currency: str) -> str | None:
@@ -162,8 +162,8 @@ def invoice_document(invoice: Invoice) -> InvoiceDoc:
 
 
 def upcoming_document(upcoming: UpcomingInvoice, *, at: dt.datetime) -> InvoiceDoc:
-    built = upcoming.built
-    currency = built.currency
+    rated = upcoming.rated
+    currency = rated.currency
     return InvoiceDoc(
         id=None,
         customer=upcoming.customer.external_id,
@@ -173,16 +173,16 @@ def upcoming_document(upcoming: UpcomingInvoice, *, at: dt.datetime) -> InvoiceD
         period_start=iso(upcoming.period.start_at),
         period_end=iso(upcoming.period.end_at),
         currency=currency,
-        plan=upcoming.plan_version.plan.code,
-        plan_version=upcoming.plan_version.version,
-        lines=tuple(_line(line, currency) for line in built.lines),
-        total=_money(built.total, currency),
-        seat_equivalents=_number(built.rated.seat_equivalents),
-        billed_seats=_number(built.rated.billed_seats),
+        plan=upcoming.book.plan_code,
+        plan_version=upcoming.book.version,
+        lines=tuple(_line(line, currency) for line in rated.lines),
+        total=_money(rated.total, currency),
+        seat_equivalents=_number(rated.rated.seat_equivalents),
+        billed_seats=_number(rated.rated.billed_seats),
         contract=upcoming.contract.pk,
         extra={
             "upcoming": True,
             "at": iso(at),
-            "invoice": str(upcoming.existing.pk) if upcoming.existing is not None else None,
+            "invoice": str(upcoming.invoice_id) if upcoming.invoice_id is not None else None,
         },
     )

@@ -52,7 +52,7 @@ def run_billing(as_of: str | None = None, run_id: str | None = None) -> str | No
 
 @shared_task(name="invoices.tasks.bill_customers", acks_late=True)
 def bill_customers(run_id: str, customer_ids: list[int]) -> None:
-    billing_run_chunk(run_id=run_id, customer_ids=customer_ids)
+    billing_run_chunk(run_id=run_id, customer_ids=customer_ids, now=timezone.now())
 
 
 @shared_task(name="invoices.tasks.auto_finalize_drafts")

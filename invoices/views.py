@@ -11,7 +11,7 @@ from django.utils import timezone
 from invoices.documents import invoice_document, upcoming_document
 from invoices.models import Invoice
 from invoices.selectors import customer_of, invoice_get, invoice_list, invoice_viewable_by
-from invoices.services.preview import upcoming_invoice
+from invoices.selectors.preview import upcoming_invoice
 from plans.selectors import contract_pending_migrations
 
 

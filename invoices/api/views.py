@@ -29,8 +29,8 @@ from invoices.api.serializers import (
 from invoices.documents import upcoming_document
 from invoices.models import Invoice
 from invoices.selectors import billing_run_get, billing_run_list, invoice_get, invoice_list
+from invoices.selectors.preview import upcoming_invoice
 from invoices.services import InvoiceStateError, invoice_finalize, invoice_void
-from invoices.services.preview import upcoming_invoice
 from invoices.services.run_queue import billing_run_fail, billing_run_request
 from invoices.stripe.tasks import queue_invoice_sync, queue_invoice_void
 from invoices.tasks import run_billing

@@ -31,7 +31,7 @@ NOV_1_1AM = at(2026, 11, 1, 1)
 def test_worked_example_through_the_database_gives_216_80():
     contract = worked_example()
 
-    run = billing_run(as_of=NOV_1_1AM)
+    run = billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     invoice = Invoice.objects.get(contract=contract)
     assert run.invoices_created == 1 and run.status == BillingRun.Status.DONE
@@ -52,17 +52,17 @@ def test_period_is_not_billed_before_the_grace_time_has_passed():
     worked_example()
 
     with override_settings(BILLING_GRACE_SECONDS=3600):
-        early = billing_run(as_of=at(2026, 11, 1, 0, 59))
+        early = billing_run(as_of=at(2026, 11, 1, 0, 59), now=at(2026, 11, 1, 0, 59))
         assert early.invoices_created == 0 and not Invoice.objects.exists()
-        on_time = billing_run(as_of=at(2026, 11, 1, 1, 0))
+        on_time = billing_run(as_of=at(2026, 11, 1, 1, 0), now=at(2026, 11, 1, 1, 0))
     assert on_time.invoices_created == 1
 
 
 def test_running_twice_makes_one_invoice_per_contract_period():
     contract = worked_example()
 
-    first = billing_run(as_of=NOV_1_1AM)
-    second = billing_run(as_of=NOV_1_1AM)
+    first = billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
+    second = billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     assert (first.invoices_created, second.invoices_created) == (1, 0)
     assert Invoice.objects.filter(contract=contract).count() == 1
@@ -71,7 +71,7 @@ def test_running_twice_makes_one_invoice_per_contract_period():
 def test_every_missed_period_is_billed_once_in_order():
     contract = worked_example(tasks=0)
 
-    run = billing_run(as_of=at(2027, 1, 15))
+    run = billing_run(as_of=at(2027, 1, 15), now=at(2027, 1, 15))
 
     starts = list(
         Invoice.objects.filter(contract=contract).order_by("period_start")
@@ -86,7 +86,7 @@ def test_contract_term_end_stops_billing_and_ended_contracts_still_get_their_las
     contract.status = "ended"
     contract.save()
 
-    billing_run(as_of=at(2027, 3, 1))
+    billing_run(as_of=at(2027, 3, 1), now=at(2027, 3, 1))
 
     assert Invoice.objects.filter(contract=contract).count() == 2
 
@@ -96,17 +96,17 @@ def test_canceled_contracts_are_not_billed():
     contract.status = "canceled"
     contract.save()
 
-    assert billing_run(as_of=NOV_1_1AM).invoices_created == 0
+    assert billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM).invoices_created == 0
 
 
 def test_draft_is_rerated_when_usage_changes_and_late_events_for_a_draft_are_not_late_lines():
     contract = worked_example()
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
     invoice = Invoice.objects.get(contract=contract)
 
     add_events(contract.customer, count=100, when=at(2026, 10, 31, 23),
                received_at=at(2026, 11, 1, 1, 30))
-    run = billing_run(as_of=at(2026, 11, 1, 2))
+    run = billing_run(as_of=at(2026, 11, 1, 2), now=at(2026, 11, 1, 2))
 
     invoice.refresh_from_db()
     assert run.drafts_rerated == 1 and run.invoices_created == 0
@@ -117,11 +117,11 @@ def test_draft_is_rerated_when_usage_changes_and_late_events_for_a_draft_are_not
 
 def test_unchanged_draft_is_not_rewritten():
     worked_example()
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
     rated_at = Invoice.objects.get().rated_at
 
     with time_machine.travel(at(2026, 11, 1, 5), tick=False):
-        run = billing_run(as_of=at(2026, 11, 1, 5))
+        run = billing_run(as_of=at(2026, 11, 1, 5), now=at(2026, 11, 1, 5))
 
     assert run.drafts_rerated == 0
     assert Invoice.objects.get().rated_at == rated_at
@@ -129,11 +129,11 @@ def test_unchanged_draft_is_not_rewritten():
 
 def test_held_draft_is_not_rerated_by_the_run_but_can_be_rerated_on_demand():
     contract = worked_example()
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
     invoice = invoice_hold(invoice=Invoice.objects.get())
     add_events(contract.customer, count=20, when=at(2026, 10, 30))
 
-    billing_run(as_of=at(2026, 11, 1, 2))
+    billing_run(as_of=at(2026, 11, 1, 2), now=at(2026, 11, 1, 2))
     assert Invoice.objects.get().total == D("216.80")
 
     invoice = invoice_rerate(invoice=invoice, now=at(2026, 11, 1, 3))
@@ -143,7 +143,7 @@ def test_held_draft_is_not_rerated_by_the_run_but_can_be_rerated_on_demand():
 
 def test_rerate_refuses_a_finalized_invoice():
     worked_example()
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
     invoice = invoice_finalize(invoice=Invoice.objects.get(), now=NOV_1_1AM)
 
     with pytest.raises(Exception, match="only draft"):
@@ -158,7 +158,7 @@ def test_period_is_rated_on_the_version_in_force_at_its_start():
     contract_schedule_migration(contract=contract, plan_version=v2,
                                 effective_date=dt.date(2026, 12, 1), today=dt.date(2026, 10, 5))
 
-    billing_run(as_of=at(2027, 1, 1, 1))
+    billing_run(as_of=at(2027, 1, 1, 1), now=at(2027, 1, 1, 1))
 
     by_start = {i.period_start.month: i for i in Invoice.objects.filter(contract=contract)}
     assert by_start[10].plan_version == v1 and by_start[11].plan_version == v1
@@ -172,7 +172,7 @@ def test_grandfathered_contract_stays_on_its_pinned_version_after_a_new_one_is_p
     contract = worked_example(version=v1)
     team_version(plan=plan, seat_price="99.00", effective_from=dt.date(2026, 10, 15))
 
-    billing_run(as_of=at(2026, 12, 1, 1))
+    billing_run(as_of=at(2026, 12, 1, 1), now=at(2026, 12, 1, 1))
 
     assert {i.plan_version for i in Invoice.objects.filter(contract=contract)} == {v1}
 
@@ -180,7 +180,7 @@ def test_grandfathered_contract_stays_on_its_pinned_version_after_a_new_one_is_p
 def test_contract_overrides_are_applied_and_stored_on_the_invoice():
     contract = worked_example(seat_price="30.00", discount_percent="10")
 
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     invoice = Invoice.objects.get(contract=contract)
     # 4.322581 × 30 = 129.68; tasks 43.90; subtotal 173.58; discount −17.36
@@ -193,17 +193,17 @@ def test_contract_overrides_are_applied_and_stored_on_the_invoice():
 def test_one_customers_failure_is_recorded_and_the_others_are_billed(monkeypatch):
     worked_example(external_id="good")
     bad = worked_example(external_id="bad")
-    from invoices.services import drafting
+    from invoices.rating import drafts
 
-    real = drafting.rate_period
+    real = drafts.rate_period
 
     def explode(**kwargs):
         if any("bad" in s.email for s in kwargs["seats"]):
             raise RuntimeError("boom")
         return real(**kwargs)
 
-    monkeypatch.setattr(drafting, "rate_period", explode)
-    run = billing_run(as_of=NOV_1_1AM)
+    monkeypatch.setattr(drafts, "rate_period", explode)
+    run = billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     assert run.status == BillingRun.Status.FAILED
     assert run.invoices_created == 1
@@ -215,7 +215,7 @@ def test_customers_are_billed_in_chunks_with_the_same_result():
     for n in range(5):
         worked_example(external_id=f"c{n}")
 
-    run = billing_run(as_of=NOV_1_1AM, size=2)
+    run = billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM, size=2)
 
     assert (run.chunks_total, run.chunks_done, run.invoices_created) == (3, 3, 5)
     assert set(Invoice.objects.values_list("total", flat=True)) == {D("216.80")}
@@ -238,7 +238,7 @@ def test_seat_only_plan_and_customer_without_seats_bills_committed_seats():
     contract_create(customer=customer, plan_version=version, start_date=dt.date(2026, 10, 1),
                     committed_seats=2)
 
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     invoice = Invoice.objects.get(customer=customer)
     assert invoice.total == D("50.00")
@@ -277,7 +277,7 @@ def test_two_concurrent_runs_make_one_invoice_per_contract_period():
     def run() -> None:
         try:
             barrier.wait()
-            billing_run(as_of=NOV_1_1AM)
+            billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
         except BaseException as error:
             errors.append(error)
         finally:
@@ -302,7 +302,7 @@ def test_worked_example_through_the_window_scan_gives_216_80(settings):
     version = team_version()
     contracts = [worked_example(external_id=f"scan{n}", version=version) for n in range(3)]
 
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     for contract in contracts:
         invoice = Invoice.objects.get(contract=contract)
@@ -313,7 +313,7 @@ def test_a_contract_with_more_periods_due_than_the_default_cap_is_refused_not_bi
     worked_example(external_id="old", start=dt.date(2023, 7, 1))  # 40 monthly periods due
     worked_example(external_id="acme")
 
-    run = billing_run(as_of=NOV_1_1AM)
+    run = billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     assert run.status == BillingRun.Status.FAILED and run.invoices_created == 1
     (failure,) = run.failures
@@ -327,6 +327,6 @@ def test_a_contract_with_exactly_the_cap_of_periods_due_is_billed(settings):
     settings.BILLING_MAX_PERIODS_PER_CONTRACT_RUN = 6
     worked_example(start=dt.date(2026, 5, 1))  # May to October
 
-    run = billing_run(as_of=NOV_1_1AM)
+    run = billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     assert run.status == BillingRun.Status.DONE and run.invoices_created == 6

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def billed():
     """The worked example billed for October; returns (contract, draft invoice)."""
     contract = worked_example()
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
     return contract, Invoice.objects.get()
 
 

@@ -24,7 +24,7 @@ NOW = at(2026, 11, 2)
 @pytest.fixture
 def draft() -> Invoice:
     worked_example()
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
     return Invoice.objects.get()
 
 
@@ -40,7 +40,7 @@ def refused(constraint: str, invoice: Invoice, **changes) -> None:
 
 def test_lifecycle_writes_satisfy_the_status_constraints(finalized):
     worked_example(external_id="globex")
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
     other = Invoice.objects.get(customer__external_id="globex")
 
     paid = invoice_mark_paid(invoice=finalized, paid_at=NOW)

@@ -28,7 +28,7 @@ GUARDED_TABLES = ["invoices_invoice", "invoices_invoiceline", "invoices_invoicen
 @pytest.fixture
 def draft() -> Invoice:
     worked_example()
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
     return Invoice.objects.get()
 
 

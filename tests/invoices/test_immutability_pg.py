@@ -20,7 +20,7 @@ NOW = at(2026, 11, 2)
 @pytest.fixture
 def draft() -> Invoice:
     worked_example()
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
     return Invoice.objects.get()
 
 

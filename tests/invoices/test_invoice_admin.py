@@ -20,7 +20,7 @@ def invoices() -> list[Invoice]:
     version = team_version()
     for name in ("alpha", "beta"):
         worked_example(external_id=name, version=version)
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
     return list(Invoice.objects.order_by("customer__external_id"))
 
 

@@ -20,7 +20,7 @@ NOV_1_1AM = at(2026, 11, 1, 1)
 @pytest.fixture
 def invoice() -> Invoice:
     worked_example()
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
     return Invoice.objects.get()
 
 
@@ -57,7 +57,7 @@ def test_graduated_tiers_are_listed_on_the_line(api):
     contract_create(customer=customer, plan_version=version, start_date=dt.date(2026, 10, 1))
     add_events(customer, count=3, when=at(2026, 10, 3), event_type="ai.call",
                properties={"total_tokens": 500000})
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     body = api.get(f"/api/v1/invoices/{Invoice.objects.get().pk}").json()
 
@@ -75,7 +75,7 @@ def test_invoice_list_filters_by_customer_and_status_and_paginates(api):
     version = team_version()
     for name in ("a", "b"):
         worked_example(external_id=name, version=version)
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
     invoice_finalize(invoice=Invoice.objects.get(customer__external_id="a"), now=NOV_1_1AM)
 
     everything = api.get("/api/v1/invoices").json()
@@ -182,7 +182,7 @@ def test_upcoming_invoice_previews_the_period_containing_at_without_saving(api):
 
 def test_upcoming_invoice_defaults_to_now_and_shows_late_usage(api):
     contract = worked_example()
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
     invoice_finalize(invoice=Invoice.objects.get(), now=NOV_1_1AM)
     add_events(contract.customer, count=300, when=at(2026, 10, 20))
 
@@ -210,7 +210,7 @@ def test_upcoming_invoice_errors(api):
 def test_money_keeps_the_currency_minor_units_for_jpy(api):
     version = team_version(currency="JPY", seat_price="4000", unit_price="5")
     worked_example(version=version)
-    billing_run(as_of=NOV_1_1AM)
+    billing_run(as_of=NOV_1_1AM, now=NOV_1_1AM)
 
     body = api.get(f"/api/v1/invoices/{Invoice.objects.get().pk}").json()
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def invoice() -> Invoice:
     worked_example()
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
     return invoice_finalize(invoice=Invoice.objects.get(), now=at(2026, 11, 2))
 
 
@@ -53,7 +53,7 @@ def test_page_lists_the_tier_breakdown(staff):
     contract_create(customer=customer, plan_version=version, start_date=dt.date(2026, 10, 1))
     add_events(customer, count=1, when=at(2026, 10, 3), event_type="ai.call",
                properties={"total_tokens": 3000})
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
 
     html = staff.get(f"/invoices/{Invoice.objects.get().pk}/").content.decode()
 
@@ -92,7 +92,7 @@ def test_plain_user_without_customer_is_forbidden(client, invoice):
 
 def test_draft_page_says_it_may_change(staff):
     worked_example()
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
 
     html = staff.get(f"/invoices/{Invoice.objects.get().pk}/").content.decode()
 

@@ -36,7 +36,7 @@ def drafts(n: int = 1, *, currency: str = "USD") -> list[Invoice]:
     version = team_version(currency=currency)
     for i in range(n):
         worked_example(external_id=f"{currency.lower()}{i}", version=version)
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
     return list(Invoice.objects.filter(currency=currency).order_by("customer__external_id"))
 
 
@@ -125,13 +125,13 @@ def test_voiding_a_draft_keeps_its_period_unbilled_and_unnumbered():
     invoice = invoice_void(invoice=drafts()[0], now=NOW)
 
     assert invoice.status == "void" and invoice.number is None
-    assert billing_run(as_of=at(2026, 11, 1, 5)).invoices_created == 0
+    assert billing_run(as_of=at(2026, 11, 1, 5), now=at(2026, 11, 1, 5)).invoices_created == 0
 
 
 def test_deleting_a_draft_lets_the_next_run_rate_the_period_again():
     invoice_delete_draft(invoice=drafts()[0])
 
-    assert billing_run(as_of=at(2026, 11, 1, 5)).invoices_created == 1
+    assert billing_run(as_of=at(2026, 11, 1, 5), now=at(2026, 11, 1, 5)).invoices_created == 1
     assert Invoice.objects.get().total == D("216.80")
 
 

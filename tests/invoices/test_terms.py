@@ -1,4 +1,4 @@
-"""From catalog rows to rating terms: charge keys, price books, overrides, periods."""
+"""From catalog rows to rating terms: charge keys, price books, overrides."""
 
 from __future__ import annotations
 
@@ -7,20 +7,17 @@ from decimal import Decimal as D
 
 import pytest
 
-from invoices.services.drafting import PriceBooks
-from invoices.services.terms import (
+from invoices.rating.books import OVERRIDE_FIELDS
+from invoices.selectors.terms import (
     charge_key,
-    contract_overrides,
-    contract_periods,
-    period_terms,
+    load_price_books,
+    overrides_json,
     price_book,
     tidy,
-    version_in_force,
 )
-from plans.periods import Period
 from plans.selectors import plan_version_with_charges
-from plans.services import contract_create, contract_schedule_migration
-from tests.factories import CustomerFactory, MetricFactory, PlanFactory, make_version
+from plans.services import contract_create
+from tests.factories import CustomerFactory, MetricFactory, make_version
 from tests.invoices.billing_fixtures import team_version
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +59,8 @@ def test_price_book_builds_terms_and_matching_usage_charges():
     assert [(t.up_to, t.unit_price) for t in tokens.tiers] == [
         (D(100), D("0.1")), (None, D("0.05"))]
     assert (packages.package_size, packages.package_price) == (100, D("5.00"))
+    assert (book.plan_code, book.version, book.interval) == (
+        version.plan.code, version.version, "month")
 
 
 def test_overrides_replace_prices_and_only_per_seat_allowances():
@@ -77,8 +76,11 @@ def test_overrides_replace_prices_and_only_per_seat_allowances():
                                seat_price=D("30"), included_per_seat=D("2000"),
                                overage_cap=D("100"))
 
-    terms = period_terms(PriceBooks().book(version.pk), contract_overrides(contract))
+    stored = dict(overrides_json({name: getattr(contract, name) for name in OVERRIDE_FIELDS}))
+    terms = load_price_books([version.pk])[version.pk].with_overrides(stored)
 
+    assert stored["seat_price"] == "30" and stored["committed_seats"] == 4
+    assert stored["discount_percent"] is None
     assert terms.seat_price == D("30") and terms.committed_seats == 4
     assert terms.overage_cap == D("100") and terms.discount_percent is None
     tasks, docs = terms.charges
@@ -86,43 +88,14 @@ def test_overrides_replace_prices_and_only_per_seat_allowances():
     assert docs.included_per_seat is None and docs.included_units == D(5)
 
 
-def test_contract_periods_anchor_on_the_start_and_stop_at_the_term_end():
+def test_price_books_are_loaded_once_per_version_into_the_shared_cache(
+        django_assert_num_queries):
     version = team_version()
-    contract = contract_create(customer=CustomerFactory(), plan_version=version,
-                               start_date=dt.date(2026, 1, 31), end_date=dt.date(2026, 4, 29))
+    cache: dict = {}
+    with django_assert_num_queries(3):  # versions with plans, charges with metrics, tiers
+        first = load_price_books([version.pk], cache)
 
-    periods = list(contract_periods(contract))
+    with django_assert_num_queries(0):
+        again = load_price_books([version.pk], cache)
 
-    assert periods == [
-        Period(dt.date(2026, 1, 31), dt.date(2026, 2, 28)),
-        Period(dt.date(2026, 2, 28), dt.date(2026, 3, 31)),
-        Period(dt.date(2026, 3, 31), dt.date(2026, 4, 30)),
-    ]
-    assert list(contract_periods(contract, until=dt.date(2026, 3, 30))) == periods[:1]
-
-
-def test_yearly_contract_has_yearly_periods():
-    version = team_version(billing_interval="year", plan=PlanFactory(code="yearly"))
-    contract = contract_create(customer=CustomerFactory(), plan_version=version,
-                               start_date=dt.date(2026, 3, 15))
-
-    first, second = list(contract_periods(contract, until=dt.date(2028, 3, 15)))
-
-    assert first == Period(dt.date(2026, 3, 15), dt.date(2027, 3, 15))
-    assert second.end == dt.date(2028, 3, 15)
-
-
-def test_version_in_force_follows_scheduled_migrations_from_their_period_start():
-    plan = PlanFactory(code="team")
-    v1 = team_version(plan=plan)
-    v2 = team_version(plan=plan, seat_price="50")
-    contract = contract_create(customer=CustomerFactory(), plan_version=v1,
-                               start_date=dt.date(2026, 10, 1))
-    contract_schedule_migration(contract=contract, plan_version=v2,
-                                effective_date=dt.date(2026, 12, 1), today=dt.date(2026, 10, 1))
-    contract.refresh_from_db()
-
-    november = Period(dt.date(2026, 11, 1), dt.date(2026, 12, 1))
-    december = Period(dt.date(2026, 12, 1), dt.date(2027, 1, 1))
-    assert version_in_force(contract, november) == v1
-    assert version_in_force(contract, december) == v2
+    assert again[version.pk] is first[version.pk] is cache[version.pk]

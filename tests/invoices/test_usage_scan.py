@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from invoices.services.terms import price_book
-from invoices.services.usage import UsageRequest, load_usage
+from invoices.selectors.terms import price_book
+from invoices.selectors.usage import UsageRequest, load_usage
 from plans.selectors import plan_version_with_charges
 from tests.factories import CustomerFactory, MetricFactory, make_version
 from tests.invoices.billing_fixtures import add_events, at
@@ -99,13 +99,13 @@ def test_chunks_sharing_one_period_scan_bill_like_the_selector_path(settings):
         worked_example(external_id=f"chunk{n}", version=version, tasks=4000 + 700 * n)
 
     settings.BILLING_USAGE_SCAN_MIN_CUSTOMERS = 10**9
-    run = billing_run(as_of=at(2026, 11, 1, 2), size=2)
+    run = billing_run(as_of=at(2026, 11, 1, 2), now=at(2026, 11, 1, 2), size=2)
     by_selector = _billed_totals()
     assert run.invoices_created == 5 and not run.failures
     Invoice.objects.all().delete()  # drafts only: the period can be billed again
 
     settings.BILLING_USAGE_SCAN_MIN_CUSTOMERS = 1
-    run = billing_run(as_of=at(2026, 11, 1, 2), size=2)
+    run = billing_run(as_of=at(2026, 11, 1, 2), now=at(2026, 11, 1, 2), size=2)
     assert run.chunks_total == 3 and run.invoices_created == 5
     assert _billed_totals() == by_selector
     assert by_selector["chunk0"] == D("172.90")  # 4,000 tasks < 4,322 included: seats only

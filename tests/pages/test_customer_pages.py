@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_customer_reads_the_worked_example_invoice_in_the_browser(login, live_server):
     contract = worked_example()
-    billing_run(as_of=at(2026, 11, 1, 1))
+    billing_run(as_of=at(2026, 11, 1, 1), now=at(2026, 11, 1, 1))
     invoice_finalize(invoice=Invoice.objects.get(), now=at(2026, 11, 2))
     customer_user_create(customer=contract.customer, username="acme-viewer", password="pw-acme-123")
 

@@ -1,4 +1,9 @@
-"""Reads over invoices and billing runs shared by the API, the admin and the pages."""
+"""Reads over invoices and billing runs shared by the API, the admin and the pages.
+
+The billing run's reads live beside this: ``billing_load`` (a group's work, as frozen
+data), ``terms`` (price books), ``usage`` (usage values in bulk), ``line_rows``
+(invoice lines as rows and back) and ``preview`` (the upcoming invoice).
+"""
 
 from __future__ import annotations
 

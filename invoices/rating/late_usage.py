@@ -12,30 +12,29 @@ rated in one run never bill the same late events twice. When a draft is rated ag
 while an invoice *after* it (finalized, or held) already billed late usage for a period,
 the draft keeps what it had for that period: changing it would count those events twice.
 
-Only periods that can still receive events are looked at: those ending less than
-``USAGE_BACKFILL_DAYS`` before the start of the period being billed (the ingest API
-refuses older timestamps, and every run before this one already caught what came earlier).
+Only periods that can still receive events are looked at: those ending less than the
+backfill window (``USAGE_BACKFILL_DAYS``, passed in) before the start of the period being
+billed (the ingest API refuses older timestamps, and every run before this one already
+caught what came earlier).
+
+Pure: states in, lines and snapshots out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-
-from invoices.rating import Line, SeatSpan, Terms, late_usage_lines
+from invoices.rating.engine import late_usage_lines
+from invoices.rating.types import Line, SeatSpan, Terms
 from plans.periods import Period
 
 BILLED = ("finalized", "paid")
+VOID = "void"
 ZERO = Decimal(0)
-
-
-def backfill_window() -> dt.timedelta:
-    return dt.timedelta(days=settings.USAGE_BACKFILL_DAYS)
 
 
 def period_key(period: Period) -> str:
@@ -50,9 +49,9 @@ def values_of(snapshot: Mapping[str, Any]) -> dict[str, Decimal]:
     return {key: Decimal(str(value)) for key, value in snapshot.items()}
 
 
-@dataclass
+@dataclass(frozen=True)
 class InvoiceState:
-    """One invoice of a customer as late usage sees it (saved, or built in this pass)."""
+    """One invoice of a customer as late usage sees it (saved, or rated in this pass)."""
 
     id: Any
     period: Period
@@ -69,17 +68,17 @@ class InvoiceState:
         return self.status in BILLED
 
 
-@dataclass
+@dataclass(frozen=True)
 class LateUsage:
-    lines: list[Line] = field(default_factory=list)
-    snapshots: dict[str, dict[str, str]] = field(default_factory=dict)
+    lines: tuple[Line, ...] = ()
+    snapshots: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def late_candidates(
-    states: Sequence[InvoiceState], *, target_start: dt.date
+    states: Sequence[InvoiceState], *, target_start: dt.date, backfill: dt.timedelta
 ) -> list[InvoiceState]:
     """Billed periods before ``target_start`` that may still have received events."""
-    oldest_end = target_start - backfill_window()
+    oldest_end = target_start - backfill
     return sorted(
         (
             s for s in states
@@ -91,7 +90,7 @@ def late_candidates(
 
 def _frozen(states: Sequence[InvoiceState], target: InvoiceState, key: str) -> bool:
     return any(
-        s is not target and s.status != "void" and not s.rerating
+        s.id != target.id and s.status != VOID and not s.rerating
         and s.period.start > target.period.start and key in s.late_usage_snapshots
         for s in states
     )
@@ -104,7 +103,7 @@ def _billed_values(
     best, snapshot = original.period.start, original.usage_snapshot
     for s in states:
         if (
-            s is not target and s.status != "void" and key in s.late_usage_snapshots
+            s.id != target.id and s.status != VOID and key in s.late_usage_snapshots
             and best < s.period.start < target.period.start
         ):
             best, snapshot = s.period.start, s.late_usage_snapshots[key]
@@ -115,33 +114,39 @@ def late_usage_for(
     *,
     target: InvoiceState,
     states: Sequence[InvoiceState],
-    terms_of: Any,  # InvoiceState -> Terms
+    terms_of: Callable[[InvoiceState], Terms],
     seats: Sequence[SeatSpan],
-    usage_now: Any,  # InvoiceState -> Mapping[str, Decimal]
+    usage_now: Callable[[InvoiceState], Mapping[str, Decimal]],
+    backfill: dt.timedelta,
     previous: InvoiceState | None = None,
 ) -> LateUsage:
-    """Late lines and snapshots for ``target``; ``previous`` is its saved self when re-rated."""
-    result = LateUsage()
-    for original in late_candidates(states, target_start=target.period.start):
+    """Late lines and snapshots for ``target``; ``previous`` is its saved self when re-rated.
+
+    ``states`` are the customer's invoices (``target`` among them), ``terms_of`` gives an
+    earlier period's terms as stored on its invoice, ``usage_now`` its usage today.
+    """
+    lines: list[Line] = []
+    snapshots: dict[str, dict[str, str]] = {}
+    for original in late_candidates(states, target_start=target.period.start, backfill=backfill):
         key = period_key(original.period)
         if _frozen(states, target, key):
             if previous is not None:
-                result.lines.extend(
-                    line for line in previous.late_lines if line.period_start == original.period.start
+                lines.extend(
+                    line for line in previous.late_lines
+                    if line.period_start == original.period.start
                 )
                 if key in previous.late_usage_snapshots:
-                    result.snapshots[key] = dict(previous.late_usage_snapshots[key])
+                    snapshots[key] = dict(previous.late_usage_snapshots[key])
             continue
         before = _billed_values(states, target, original)
         after = dict(usage_now(original))
         if all(after.get(k, ZERO) == before.get(k, ZERO) for k in set(after) | set(before)):
             continue
-        terms: Terms = terms_of(original)
-        result.lines.extend(
+        lines.extend(
             late_usage_lines(
-                terms=terms, seats=seats, usage_before=before, usage_after=after,
+                terms=terms_of(original), seats=seats, usage_before=before, usage_after=after,
                 period=original.period,
             )
         )
-        result.snapshots[key] = snapshot_of(after)
-    return result
+        snapshots[key] = snapshot_of(after)
+    return LateUsage(tuple(lines), snapshots)
