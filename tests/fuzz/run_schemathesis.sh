@@ -59,6 +59,8 @@ export BILLING_VAR_DIR=$TMP/var CELERY_BROKER_URL=filesystem://
 # Far above what the run sends, so a 429 never stands in for the answer being tested.
 export API_THROTTLE_RATE_ADMIN=1000000/min API_THROTTLE_RATE_INGEST=1000000/min
 export LOG_LEVEL=WARNING
+# Hypothesis (under schemathesis) keeps its caches here, not in the checkout.
+export HYPOTHESIS_STORAGE_DIRECTORY=$TMP/hypothesis
 
 export PGOPTIONS="-c client_min_messages=warning"  # no NOTICE for DROP ... IF EXISTS
 started=$(date +%s)
