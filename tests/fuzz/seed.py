@@ -70,6 +70,12 @@ def seed() -> dict[str, list]:
     }
 
 
+def dictionaries_toml(ids: dict[str, list]) -> str:
+    # JSON arrays of strings and integers are valid TOML arrays.
+    return "".join(f"\n[dictionaries.{name}]\nvalues = {json.dumps(values)}\n"
+                   for name, values in ids.items())
+
+
 def api_key() -> str:
     out = io.StringIO()
     call_command("create_api_key", name="schemathesis fuzz run", scope="admin", stdout=out)
@@ -81,10 +87,7 @@ def main(out_dir: Path) -> None:
     empty = [name for name, values in ids.items() if not values]
     if empty:
         raise SystemExit(f"seed: no rows for {', '.join(empty)}")
-    # JSON arrays of strings and integers are valid TOML arrays.
-    (out_dir / "dictionaries.toml").write_text("".join(
-        f"\n[dictionaries.{name}]\nvalues = {json.dumps(values)}\n"
-        for name, values in ids.items()), encoding="utf-8")
+    (out_dir / "dictionaries.toml").write_text(dictionaries_toml(ids), encoding="utf-8")
     key_file = out_dir / "api_key"
     key_file.touch(mode=0o600)
     key_file.write_text(api_key(), encoding="utf-8")
