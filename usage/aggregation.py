@@ -34,6 +34,7 @@ UNIQUE_COUNT = "unique_count"
 AGGREGATIONS = (SUM, COUNT, MAX, UNIQUE_COUNT)
 
 HOUR = dt.timedelta(hours=1)
+ONE_DAY = dt.timedelta(days=1)
 ZERO = Decimal(0)
 
 # The same pattern is used in SQL (usage/sql.py); keep them identical. The exponent is
@@ -146,6 +147,28 @@ def whole_hours(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.d
     """The hour-aligned ``[first, last)`` inside ``[start, end)``, or None when there is none."""
     first, last = ceil_hour(start), floor_hour(end)
     return (first, last) if first < last else None
+
+def floor_day(moment: dt.datetime) -> dt.datetime:
+    return floor_hour(moment).replace(hour=0)
+
+
+@dataclass(frozen=True)
+class Spans:
+    """Where a read of whole hours ``[start, end)`` finds its rollup rows: day rows for the
+    whole UTC days inside, hour rows for the hours around them."""
+
+    hours: tuple[tuple[dt.datetime, dt.datetime], ...]
+    days: tuple[dt.datetime, dt.datetime] | None
+
+    @classmethod
+    def of(cls, start: dt.datetime, end: dt.datetime) -> Spans:
+        first = floor_day(start)
+        first = first if first == start else first + ONE_DAY
+        last = floor_day(end)
+        if first >= last:
+            return cls(hours=((start, end),) if start < end else (), days=None)
+        hours = tuple((lo, hi) for lo, hi in ((start, first), (last, end)) if lo < hi)
+        return cls(hours=hours, days=(first, last))
 
 
 # --- Aggregating -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from usage import sql
-from usage.aggregation import DIMENSIONS, SliceTotals, slice_keys, tidy, whole_hours
+from usage.aggregation import DIMENSIONS, SliceTotals, Spans, slice_keys, tidy, whole_hours
 from usage.measure import (
     WATERMARK_PARAMS,
     at_one_watermark,
@@ -23,7 +23,7 @@ from usage.measure import (
     watermark_sql,
     watermark_until,
 )
-from usage.models import Event, UsageBreakdown
+from usage.models import Event, UsageBreakdown, UsageBreakdownDay
 
 DAY = "day"  # groups the all-events rows ("" dimension) by UTC day
 
@@ -93,7 +93,7 @@ def _edges(start, end) -> tuple[tuple[dt.datetime, dt.datetime], list[tuple]]:
 # --- PostgreSQL: one statement -----------------------------------------------------------
 
 _EVENT = Event._meta.db_table
-_BREAKDOWN = UsageBreakdown._meta.db_table
+_BREAKDOWN, _BREAKDOWN_DAY = UsageBreakdown._meta.db_table, UsageBreakdownDay._meta.db_table
 
 
 def _conditions(reads, params, dimension: str, event_type: str) -> str:
@@ -104,6 +104,28 @@ def _conditions(reads, params, dimension: str, event_type: str) -> str:
         typed = "" if types is None else f" AND {event_type} = ANY(%(types_{n})s::text[])"
         either.append(f"({dimension} = %(dim_{n})s{typed})")
     return " OR ".join(either)
+
+
+def _rollup_rows(spans: Spans, params: dict, wanted: str, by_day: bool) -> str:
+    """UNION ALL branches reading the wanted rollup rows over the whole hours: day rows
+    for whole days, hour rows around them."""
+    selects = []
+    for i, (lo, hi) in enumerate(spans.hours):
+        params[f"rows_lo_{i}"], params[f"rows_hi_{i}"] = lo, hi
+        day = sql.day_of("hour") if by_day else "NULL::timestamptz"
+        selects.append((_BREAKDOWN, day, f"hour >= %(rows_lo_{i})s AND hour < %(rows_hi_{i})s"))
+    if spans.days is not None:
+        params["days_lo"], params["days_hi"] = spans.days
+        day = "day" if by_day else "NULL::timestamptz"
+        selects.append((_BREAKDOWN_DAY, day, "day >= %(days_lo)s AND day < %(days_hi)s"))
+    return "".join(
+        f"""
+        UNION ALL
+        SELECT event_type, {day}, dimension, member, events, input_tokens, output_tokens,
+               total_tokens, provider_cost, unpriced
+        FROM {table}
+        WHERE customer_id = %(customer)s AND {where} AND ({wanted})"""
+        for table, day, where in selects)
 
 
 def _slices_sql(customer_id, start, end, wanted, cutoff):
@@ -120,12 +142,12 @@ def _slices_sql(customer_id, start, end, wanted, cutoff):
     chosen = {name: sql.member("e", name) if name in reads else "''" for name in DIMENSIONS}
     members = ", ".join(f"{expression} AS {name}" for name, expression in chosen.items())
     event_day = "date_trunc('day', e.timestamp, 'UTC')" if by_day else "NULL::timestamptz"
-    row_day = "date_trunc('day', hour, 'UTC')" if by_day else "NULL::timestamptz"
     names = ", ".join(DIMENSIONS)
     v_names = ", ".join(f"v.{name}" for name in DIMENSIONS)
     keys = sql.slice_keys("g")
     raw_wanted = _conditions(reads, params, "k.dimension", "g.event_type")
-    rows_wanted = _conditions(reads, params, "dimension", "event_type")
+    rows = _rollup_rows(Spans.of(*whole), params, _conditions(reads, params, "dimension",
+                                                                 "event_type"), by_day)
     statement = f"""
     WITH RECURSIVE
     -- The customer's event types, one index probe each (a loose scan of the
@@ -180,12 +202,7 @@ def _slices_sql(customer_id, start, end, wanted, cutoff):
         FROM grouped g
         {keys}
         WHERE {raw_wanted}
-        UNION ALL
-        SELECT event_type, {row_day}, dimension, member, events, input_tokens,
-               output_tokens, total_tokens, provider_cost, unpriced
-        FROM {_BREAKDOWN}
-        WHERE customer_id = %(customer)s AND hour >= %(hs)s AND hour < %(he)s
-          AND ({rows_wanted})
+        {rows}
     ),
     summed AS (
         SELECT dimension, member, event_type, day, sum(events) AS events,
@@ -235,11 +252,18 @@ def _slices_python(customer_id, start, end, wanted) -> dict[SliceKey, SliceTotal
                 for key in _keys(wanted, dimension, member, event["event_type"],
                                  event["timestamp"]):
                     found.setdefault(key, SliceTotals()).add_event(event)
-        for row in UsageBreakdown.objects.filter(
-            customer_id=customer_id, dimension__in=stored, hour__gte=whole[0], hour__lt=whole[1]
-        ).values_list("dimension", "member", "event_type", "hour", "events", "input_tokens",
-                      "output_tokens", "total_tokens", "provider_cost", "unpriced"):
-            dimension, member, event_type, hour, *sums = row
-            for key in _keys(wanted, dimension, member, event_type, hour):
-                _add(found, key, sums)
+        spans = Spans.of(*whole)
+        sources = [(UsageBreakdown.objects.filter(hour__gte=lo, hour__lt=hi), "hour")
+                   for lo, hi in spans.hours]
+        if spans.days is not None:
+            sources.append((UsageBreakdownDay.objects.filter(
+                day__gte=spans.days[0], day__lt=spans.days[1]), "day"))
+        for rows, when in sources:
+            for row in rows.filter(customer_id=customer_id, dimension__in=stored).values_list(
+                "dimension", "member", "event_type", when, "events", "input_tokens",
+                "output_tokens", "total_tokens", "provider_cost", "unpriced",
+            ):
+                dimension, member, event_type, when, *sums = row
+                for key in _keys(wanted, dimension, member, event_type, when):
+                    _add(found, key, sums)
     return found

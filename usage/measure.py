@@ -55,10 +55,11 @@ from usage.aggregation import (
     UNIQUE_COUNT,
     Accumulator,
     MetricRule,
+    Spans,
     tidy,
     whole_hours,
 )
-from usage.models import Event, RollupWatermark, UsageRollup
+from usage.models import Event, RollupWatermark, UsageRollup, UsageRollupDay
 
 WATERMARK_NAME = "usage"
 # The watermark row starts here: before any event, so nothing counts as rolled up.
@@ -185,7 +186,7 @@ def measure(
 # --- PostgreSQL: one statement, one snapshot -------------------------------------------
 
 _EVENT = Event._meta.db_table
-_ROLLUP = UsageRollup._meta.db_table
+_ROLLUP, _ROLLUP_DAY = UsageRollup._meta.db_table, UsageRollupDay._meta.db_table
 
 
 def _event_parts(start, end, specs, params) -> list[str]:
@@ -253,6 +254,26 @@ def _raw_column(n: int, spec: Spec, params: dict, numbers: dict, mixed: bool) ->
     return f"{sql.aggregate(metric.aggregation, number)} FILTER (WHERE {condition})"
 
 
+def _rollup_rows(spans: Spans, params: dict) -> str:
+    """The rollup rows of the specs (CTE ``spec``) over the whole hours: day rows for whole
+    days, hour rows around them, each span an index range."""
+    selects = []
+    for i, (lo, hi) in enumerate(spans.hours):
+        params[f"rows_lo_{i}"], params[f"rows_hi_{i}"] = lo, hi
+        selects.append((_ROLLUP, f"r.hour >= %(rows_lo_{i})s AND r.hour < %(rows_hi_{i})s"))
+    if spans.days is not None:
+        params["days_lo"], params["days_hi"] = spans.days
+        selects.append((_ROLLUP_DAY, "r.day >= %(days_lo)s AND r.day < %(days_hi)s"))
+    if not selects:
+        return ("SELECT NULL::bigint AS customer_id, NULL::int AS n, NULL::text AS agg,"
+                " NULL::numeric AS value, NULL::jsonb AS distinct_values WHERE false")
+    return "\n        UNION ALL\n        ".join(
+        f"SELECT r.customer_id, s.n, s.agg, r.value, r.distinct_values"
+        f" FROM spec s JOIN {table} r ON r.metric_id = s.metric_id"
+        f" WHERE r.customer_id = ANY(%(customers)s::bigint[]) AND {where}"
+        for table, where in selects)
+
+
 def _measure_sql(customer_ids, start, end, specs, cutoff):
     whole = whole_hours(start, end) or (start, start)  # empty: no whole hour to read
     params = {**WATERMARK_PARAMS, "customers": customer_ids, "start": start, "end": end,
@@ -286,6 +307,7 @@ def _measure_sql(customer_ids, start, end, specs, cutoff):
     raw_distinct = (f"UNION ALL SELECT s.customer_id, u.n, u.value FROM stage s"
                     f" CROSS JOIN LATERAL (VALUES {distinct}) AS u(n, value)"
                     " WHERE u.value IS NOT NULL" if unique else "")
+    rows = _rollup_rows(Spans.of(*whole), params)
     statement = f"""
     WITH events AS (
             {union}
@@ -303,10 +325,7 @@ def _measure_sql(customer_ids, start, end, specs, cutoff):
             AS s(n, metric_id, agg)
     ),
     rolled AS (
-        SELECT r.customer_id, s.n, s.agg, r.value, r.distinct_values
-        FROM spec s JOIN {_ROLLUP} r ON r.metric_id = s.metric_id
-        WHERE r.customer_id = ANY(%(customers)s::bigint[])
-          AND r.hour >= %(hs)s AND r.hour < %(he)s
+        {rows}
     ),
     parts AS (
         {raw_numbers}
@@ -378,15 +397,17 @@ def _measure_python(customer_ids, start, end, specs) -> dict[tuple[int, str], De
         by_metric: dict[int, list[Spec]] = defaultdict(list)
         for spec in rolled:
             by_metric[spec.metric.pk].append(spec)
-        rows = UsageRollup.objects.filter(
-            customer_id__in=customer_ids,
-            metric_id__in=by_metric,
-            hour__gte=whole[0],
-            hour__lt=whole[1],
-        ).values_list("customer_id", "metric_id", "value", "event_count", "distinct_values")
-        for cid, metric_id, value, event_count, distinct_values in rows:
-            for spec in by_metric[metric_id]:
-                accs[(cid, spec.key)].add_rollup(
-                    value=value, event_count=event_count, distinct_values=distinct_values
-                )
+        spans = Spans.of(*whole)
+        found = [UsageRollup.objects.filter(hour__gte=lo, hour__lt=hi) for lo, hi in spans.hours]
+        if spans.days is not None:
+            found.append(UsageRollupDay.objects.filter(day__gte=spans.days[0],
+                                                       day__lt=spans.days[1]))
+        for rows in found:
+            for cid, metric_id, value, event_count, distinct_values in rows.filter(
+                customer_id__in=customer_ids, metric_id__in=by_metric,
+            ).values_list("customer_id", "metric_id", "value", "event_count", "distinct_values"):
+                for spec in by_metric[metric_id]:
+                    accs[(cid, spec.key)].add_rollup(
+                        value=value, event_count=event_count, distinct_values=distinct_values
+                    )
     return {key: acc.value for key, acc in accs.items()}

@@ -77,21 +77,26 @@ class ModelPrice(models.Model):
         return f"{self.provider}/{self.model} from {self.effective_from:%Y-%m-%d}"
 
 
-class UsageRollup(models.Model):
-    """A metric's aggregate over one customer-hour, kept by the rollup task: exactly the
-    events of the hour received before the rollup cutoff (``usage/measure.py``).
-
-    ``value`` is the sum, count or max; unique counts keep their distinct values so
-    ranges can union them exactly.
-    """
+class MetricAggregate(models.Model):
+    """A metric's aggregate over one customer and span of time (``value`` is the sum,
+    count or max; unique counts keep their distinct values so spans union exactly)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+")
-    hour = models.DateTimeField()
     value = models.DecimalField(max_digits=38, decimal_places=12, default=0)
     event_count = models.BigIntegerField(default=0)
     distinct_values = models.JSONField(null=True, blank=True)
     provider_cost = models.DecimalField(default=0, **COST_FIELD)
+
+    class Meta:
+        abstract = True
+
+
+class UsageRollup(MetricAggregate):
+    """A metric over one customer-hour, kept by the rollup task: exactly the events of
+    the hour received before the rollup cutoff (``usage/measure.py``)."""
+
+    hour = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -103,24 +108,40 @@ class UsageRollup(models.Model):
         return f"metric {self.metric_id} customer {self.customer_id} {self.hour:%Y-%m-%d %H}:00"
 
 
-class UsageBreakdown(models.Model):
-    """One customer-hour's events of one type that share a value of one dimension (model,
-    seat, latency tier, initiated_by; ``dimension`` "" holds all of them), kept by the
-    rollup task beside ``UsageRollup`` and under the same cutoff. Breakdowns (and the
-    provider cost) read these instead of the events; see docs/usage.md for the grain."""
+class UsageRollupDay(MetricAggregate):
+    """The sum of a UTC day's ``UsageRollup`` rows, rewritten with them, so a read of a
+    long range reads a row per day instead of 24."""
 
-    class Dimension(models.TextChoices):
-        ALL = "", "all events"
-        MODEL = "model", "model"
-        SEAT = "seat", "seat"
-        LATENCY_TIER = "latency_tier", "latency tier"
-        INITIATED_BY = "initiated_by", "initiated by"
+    day = models.DateTimeField(help_text="Midnight UTC.")
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "metric", "day"], name="rollup_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"metric {self.metric_id} customer {self.customer_id} {self.day:%Y-%m-%d}"
+
+
+class Dimension(models.TextChoices):
+    """What breakdowns group events by; "" is every event of the type."""
+
+    ALL = "", "all events"
+    MODEL = "model", "model"
+    SEAT = "seat", "seat"
+    LATENCY_TIER = "latency_tier", "latency tier"
+    INITIATED_BY = "initiated_by", "initiated by"
+
+
+class SliceAggregate(models.Model):
+    """A customer's events of one type over a span of time that share a value (``member``)
+    of one dimension: how many, their tokens and their provider cost."""
+
+    # No separate index: the unique indexes lead with it.
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+",
-                                 db_index=False)  # the unique index leads with it
+                                 db_index=False)
     dimension = models.CharField(max_length=16, choices=Dimension.choices, blank=True)
     event_type = models.CharField(max_length=128)
-    hour = models.DateTimeField()
     member = models.CharField(max_length=254, blank=True)
     events = models.BigIntegerField(default=0)
     input_tokens = models.DecimalField(max_digits=38, decimal_places=12, default=0)
@@ -128,6 +149,17 @@ class UsageBreakdown(models.Model):
     total_tokens = models.DecimalField(max_digits=38, decimal_places=12, default=0)
     provider_cost = models.DecimalField(default=0, **COST_FIELD)
     unpriced = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class UsageBreakdown(SliceAggregate):
+    """One customer-hour's slice, kept by the rollup task beside ``UsageRollup`` and under
+    the same cutoff. Breakdowns (and the provider cost) read these instead of the events;
+    see docs/usage.md for the grain."""
+
+    hour = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -140,6 +172,24 @@ class UsageBreakdown(models.Model):
     def __str__(self) -> str:
         return (f"{self.event_type} by {self.dimension or 'all'}={self.member} customer "
                 f"{self.customer_id} {self.hour:%Y-%m-%d %H}:00")
+
+
+class UsageBreakdownDay(SliceAggregate):
+    """The sum of a UTC day's ``UsageBreakdown`` rows, rewritten with them."""
+
+    day = models.DateTimeField(help_text="Midnight UTC.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "dimension", "event_type", "day", "member"],
+                name="breakdown_day_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (f"{self.event_type} by {self.dimension or 'all'}={self.member} customer "
+                f"{self.customer_id} {self.day:%Y-%m-%d}")
 
 
 class RollupWatermark(models.Model):

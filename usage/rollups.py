@@ -32,15 +32,22 @@ from django.db.models.functions import TruncHour
 
 from accounts.models import Customer
 from plans.models import Metric
-from usage import sql
-from usage.aggregation import DIMENSIONS, HOUR, floor_hour, rollup_hour, slice_hour
+from usage import rollup_days, sql
+from usage.aggregation import DIMENSIONS, HOUR, floor_day, floor_hour, rollup_hour, slice_hour
 from usage.measure import (
     NOTHING_ROLLED_UP,
     WATERMARK_NAME,
     metric_rule,
     rollup_safety_margin,
 )
-from usage.models import Event, RollupWatermark, UsageBreakdown, UsageRollup
+from usage.models import (
+    Event,
+    RollupWatermark,
+    UsageBreakdown,
+    UsageBreakdownDay,
+    UsageRollup,
+    UsageRollupDay,
+)
 
 
 @dataclass(frozen=True)
@@ -114,8 +121,8 @@ def rollup_rebuild(*, customer_id: int | None = None) -> int:
 @transaction.atomic
 def _rebuild_customer(*, customer_id: int) -> int:
     cutoff = _locked_cutoff()
-    UsageRollup.objects.filter(customer_id=customer_id).delete()
-    UsageBreakdown.objects.filter(customer_id=customer_id).delete()
+    for model in (UsageRollup, UsageRollupDay, UsageBreakdown, UsageBreakdownDay):
+        model.objects.filter(customer_id=customer_id).delete()
     return _recompute(_Customer(customer_id=customer_id), cutoff=cutoff)
 
 
@@ -197,6 +204,7 @@ def _recompute_sql(dirty: _Dirty, cutoff: dt.datetime) -> int:
     # Distinct values are only collected for unique_count metrics (they need a sort).
     statement = f"""
     WITH dirty AS MATERIALIZED ({dirty_sql}),
+    {rollup_days.note_sql("dirty")},
     computed AS MATERIALIZED (
         SELECT d.customer_id, d.event_type, d.hour, x.*
         FROM dirty d
@@ -308,9 +316,12 @@ def _recompute_sql(dirty: _Dirty, cutoff: dt.datetime) -> int:
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM dirty), (SELECT count(*) FROM upserted),
-           (SELECT count(*) FROM deleted), (SELECT count(*) FROM sliced)
+           (SELECT count(*) FROM deleted), (SELECT count(*) FROM sliced),
+           (SELECT count(*) FROM noted)
     """
+    rollup_days.prepare_sql()
     (groups, *_written), = sql.fetch_rows(statement, params, work_mem=_ROLLUP_WORK_MEM)
+    rollup_days.recompute_sql()
     return groups
 
 
@@ -348,7 +359,9 @@ def _recompute_python(dirty: _Dirty, cutoff: dt.datetime) -> int:
     for metric in Metric.objects.all():
         metrics_by_type[metric.event_type].append(metric)
     groups = _dirty_groups(dirty)
+    touched: dict[tuple[int, dt.datetime], set[str]] = defaultdict(set)
     for (customer_id, hour), types in groups.items():
+        touched[(customer_id, floor_day(hour))] |= types
         events = list(
             Event.objects.filter(
                 customer_id=customer_id,
@@ -379,6 +392,7 @@ def _recompute_python(dirty: _Dirty, cutoff: dt.datetime) -> int:
         UsageBreakdown.objects.filter(customer_id=customer_id, hour=hour,
                                       event_type__in=types).delete()
         UsageBreakdown.objects.bulk_create(_breakdown_rows(customer_id, hour, events))
+    rollup_days.recompute_python(touched)
     return sum(len(types) for types in groups.values())
 
 

@@ -102,6 +102,10 @@ def slice_keys(row: str) -> str:
             " AS v(dimension, member) WHERE v.dimension = '' OR v.member <> '') AS k")
 
 
+def day_of(column: str) -> str:
+    return f"date_trunc('day', {column}, 'UTC')"
+
+
 def hour_of(column: str) -> str:
     return f"date_trunc('hour', {column}, 'UTC')"
 

@@ -7,7 +7,13 @@ import time_machine
 from tests.factories import CustomerFactory, EventFactory, MetricFactory
 from usage.aggregation import json_key
 from usage.measure import WATERMARK_NAME, rollup_safety_margin
-from usage.models import RollupWatermark, UsageRollup
+from usage.models import (
+    RollupWatermark,
+    UsageBreakdown,
+    UsageBreakdownDay,
+    UsageRollup,
+    UsageRollupDay,
+)
 from usage.rollups import rollup_hours, rollup_rebuild, rollup_usage
 from usage.selectors import rollup_watermark, usage_totals
 
@@ -16,6 +22,7 @@ pytestmark = pytest.mark.django_db
 T0 = dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.UTC)
 MIN = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
 
 
 @pytest.fixture
@@ -269,3 +276,66 @@ def test_concurrent_runs_and_ingestion_leave_exact_rollups():
     # Once a margin has passed since the last event was received, the rows hold them all.
     rollup_usage(now=timezone.now() + rollup_safety_margin())
     assert sum(r.value for r in UsageRollup.objects.filter(customer=acme)) == expected
+
+
+def day_rows(customer):
+    return {
+        (r.metric.code, r.day): r
+        for r in UsageRollupDay.objects.filter(customer=customer).select_related("metric")
+    }
+
+
+def test_day_rows_hold_the_sum_of_their_hour_rows(metrics):
+    acme = CustomerFactory()
+    midnight = T0.replace(hour=0)
+    call(acme, T0, total_tokens=100, latency_tier="realtime", user="a", cost="0.001")
+    call(acme, T0 + HOUR, total_tokens=7, latency_tier="realtime", user="b", cost="0.002")
+    call(acme, T0 + 3 * HOUR, total_tokens=250, latency_tier="batch", user="a")
+    call(acme, T0 + 13 * HOUR, total_tokens=5, user="c")  # 01:00 the next day
+
+    rollup_usage(now=T0 + 30 * HOUR)
+
+    got = day_rows(acme)
+    assert {key: (r.value, r.event_count) for key, r in got.items()} == {
+        ("calls", midnight): (3, 3), ("tokens_rt", midnight): (107, 2),
+        ("peak", midnight): (250, 3), ("users", midnight): (2, 3),
+        ("calls", midnight + DAY): (1, 1), ("peak", midnight + DAY): (5, 1),
+        ("users", midnight + DAY): (1, 1),
+    }
+    assert got[("users", midnight)].distinct_values == ["a", "b"]
+    assert got[("calls", midnight)].provider_cost == Decimal("0.003")
+    hours = UsageBreakdown.objects.filter(customer=acme, hour__lt=midnight + DAY, dimension="")
+    day = UsageBreakdownDay.objects.get(customer=acme, day=midnight, dimension="")
+    assert day.events == sum(h.events for h in hours) == 3
+    assert day.total_tokens == 357
+    assert UsageBreakdownDay.objects.get(customer=acme, day=midnight, dimension="latency_tier",
+                                         member="realtime").events == 2
+
+
+def test_a_late_event_rewrites_its_day_row_and_a_dropped_metric_leaves_it(metrics):
+    acme = CustomerFactory()
+    midnight = T0.replace(hour=0)
+    call(acme, T0, total_tokens=10, latency_tier="realtime")
+    rollup_usage(now=T0 + HOUR)
+    call(acme, T0 + 5 * HOUR, received=T0 + 6 * HOUR, total_tokens=5, latency_tier="realtime")
+    rollup_usage(now=T0 + 7 * HOUR)
+    assert day_rows(acme)[("tokens_rt", midnight)].value == 15
+
+    metric = metrics["tokens_rt"]
+    metric.filters = {"latency_tier": "batch"}
+    metric.save()
+    rollup_hours(customer_id=acme.pk, hours=[T0, T0 + 5 * HOUR])
+
+    assert ("tokens_rt", midnight) not in day_rows(acme)
+    assert day_rows(acme)[("calls", midnight)].value == 2
+
+
+def test_rebuild_rewrites_the_day_rows(metrics):
+    acme = CustomerFactory()
+    call(acme, T0, total_tokens=1)
+    rollup_usage(now=T0 + HOUR)
+    UsageRollupDay.objects.filter(customer=acme).update(value=99)
+
+    rollup_rebuild(customer_id=acme.pk)
+
+    assert day_rows(acme)[("calls", T0.replace(hour=0))].value == 1

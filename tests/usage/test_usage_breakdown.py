@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from tests.factories import CustomerFactory, EventFactory
 from usage.aggregation import SliceTotals, slice_keys
 from usage.measure import rollup_safety_margin
-from usage.models import Event, RollupWatermark, UsageBreakdown, UsageRollup
+from usage.models import (
+    Event,
+    RollupWatermark,
+    UsageBreakdown,
+    UsageBreakdownDay,
+    UsageRollup,
+    UsageRollupDay,
+)
 from usage.rollups import rollup_hours, rollup_rebuild, rollup_usage
 from usage.selectors import BREAKDOWN_DIMENSIONS, usage_breakdown, usage_slices
 
@@ -92,10 +99,9 @@ ranges = st.lists(st.tuples(moments, moments), min_size=1, max_size=3)
 @given(steps=steps, ranges=ranges, dimension=st.sampled_from(BREAKDOWN_DIMENSIONS))
 def test_breakdowns_equal_grouping_the_raw_events_however_stale_the_rollups(
         steps, ranges, dimension):
-    Event.objects.all().delete()
-    UsageBreakdown.objects.all().delete()
-    UsageRollup.objects.all().delete()
-    RollupWatermark.objects.all().delete()
+    for model in (Event, UsageBreakdown, UsageBreakdownDay, UsageRollup, UsageRollupDay,
+                  RollupWatermark):
+        model.objects.all().delete()
     customers = [CustomerFactory(), CustomerFactory()]
     clock = BASE
     ids = itertools.count()
@@ -146,6 +152,20 @@ def test_whole_hours_are_read_from_the_breakdown_rollups():
 
     assert [(s.member, s.events, s.total_tokens, s.cost) for s in got] == [
         ("a@x.test", 7, 10, Decimal("0.5"))]
+
+
+def test_whole_days_are_read_from_day_rows():
+    acme = CustomerFactory()
+    midnight = BASE + 2 * HOUR
+    call(acme, midnight + HOUR, seat="a@x.test", total_tokens=10)
+    call(acme, midnight + 25 * HOUR, seat="a@x.test", total_tokens=1)
+    rollup_usage(now=midnight + 30 * HOUR)
+    UsageBreakdownDay.objects.filter(customer=acme, dimension="seat").update(events=7)
+
+    got = usage_slices(customer=acme, start=midnight, end=midnight + 26 * HOUR,
+                       dimension="seat")
+
+    assert [(s.member, s.events, s.total_tokens) for s in got] == [("a@x.test", 8, 11)]
 
 
 def test_events_received_after_the_cutoff_and_edge_hours_are_read_raw():

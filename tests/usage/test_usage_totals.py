@@ -10,7 +10,7 @@ from plans.models import Metric
 from tests.factories import CustomerFactory, EventFactory, MetricFactory
 from usage.aggregation import aggregate
 from usage.measure import metric_rule, rollup_safety_margin
-from usage.models import Event, RollupWatermark, UsageRollup
+from usage.models import Event, RollupWatermark, UsageRollup, UsageRollupDay
 from usage.rollups import rollup_hours, rollup_usage
 from usage.selectors import (
     ChargeUsage,
@@ -112,9 +112,8 @@ ranges = st.lists(st.tuples(moments, moments), min_size=1, max_size=4)
 )
 @given(steps=steps, ranges=ranges)
 def test_usage_totals_equal_raw_aggregation_however_stale_the_rollups(metrics, steps, ranges):
-    Event.objects.all().delete()
-    UsageRollup.objects.all().delete()
-    RollupWatermark.objects.all().delete()
+    for model in (Event, UsageRollup, UsageRollupDay, RollupWatermark):
+        model.objects.all().delete()
     customers = [CustomerFactory(), CustomerFactory()]
     clock = BASE
     ids = itertools.count()
@@ -170,6 +169,17 @@ def test_whole_clean_hours_are_read_from_rollups(metrics):
     totals = usage_totals(customer=acme, start=BASE, end=BASE + 4 * HOUR)
 
     assert totals["tokens"] == 500
+
+
+def test_whole_days_are_read_from_day_rows_and_the_hours_around_them_from_hour_rows(metrics):
+    acme = CustomerFactory()
+    call(acme, BASE + 2 * HOUR, tokens=5)
+    call(acme, BASE + 24 * HOUR, tokens=7)
+    rollup_usage(now=BASE + 30 * HOUR)
+    UsageRollupDay.objects.filter(customer=acme, metric__code="tokens").update(value=500)
+
+    assert usage_totals(customer=acme, start=BASE, end=BASE + 25 * HOUR)["tokens"] == 507
+    assert usage_totals(customer=acme, start=BASE + HOUR, end=BASE + 25 * HOUR)["tokens"] == 12
 
 
 def test_partial_edge_hours_are_read_from_raw_events(metrics):
