@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -32,72 +32,97 @@ def iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else format_moment(moment)
 
 
-@dataclass(frozen=True)
-class TierDoc:
-    up_to: str | None
-    units: str | None
-    unit_price: str | None
-    flat_fee: str | None
-    amount: str | None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return dict(self.__dict__)
+# What each field holds, for the API's schema: ``invoices/api/serializers.py`` builds the
+# invoice serializers from these dataclasses, so the documented shape is this one.
+MONEY = {"format": "money"}  # decimal string with the currency's minor units
+NUMBER = {"format": "number"}  # decimal string without padding
+DATE = {"format": "date"}
+MOMENT = {"format": "date-time"}
+UUID = {"format": "uuid"}
+PAGE_ONLY = {"api": False}  # shown on the pages, not part of the API's shape
 
 
-@dataclass(frozen=True)
-class LineDoc:
-    kind: str
-    description: str
-    quantity: str | None
-    unit_price: str | None
-    amount: str
-    metric: str | None
-    value: str | None
-    included: str | None
-    billable: str | None
-    tiers: tuple[TierDoc, ...]
-    period_start: str | None
-    period_end: str | None
+def _described(**metadata: Any) -> Any:
+    return field(metadata=metadata)
 
+
+def _optional(**metadata: Any) -> Any:
+    return field(default=None, metadata=metadata)
+
+
+class _Document:
     def as_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        data["tiers"] = [tier.as_dict() for tier in self.tiers]
-        return data
+        """The API's body: every field but the page-only ones, nested documents as dicts."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)
+                if f.metadata.get("api", True)}
 
 
-@dataclass(frozen=True)
-class InvoiceDoc:
-    id: str | None
-    customer: str
-    customer_name: str
-    status: str
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value.as_dict() if isinstance(value, _Document) else value
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierDoc(_Document):
+    up_to: str | None = _described(**NUMBER)
+    units: str = _described(**NUMBER)
+    unit_price: str = _described(**MONEY)
+    flat_fee: str = _described(**MONEY)
+    amount: str = _described(**MONEY)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineDoc(_Document):
+    kind: str = _described(choices=InvoiceLine.Kind.choices)
+    description: str
+    quantity: str | None = _described(**NUMBER)
+    unit_price: str | None = _described(**MONEY)
+    amount: str = _described(**MONEY)
+    metric: str | None
+    value: str | None = _described(**NUMBER)
+    included: str | None = _described(**NUMBER)
+    billable: str | None = _described(**NUMBER)
+    tiers: tuple[TierDoc, ...]
+    period_start: str | None = _described(**DATE, help_text="Late usage: its period.")
+    period_end: str | None = _described(**DATE, help_text="Exclusive.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceDoc(_Document):
+    id: str | None = _described(**UUID)
+    customer: str = _described(help_text="The customer's external_id.")
+    customer_name: str = _described(**PAGE_ONLY)
+    status: str = _described(choices=Invoice.Status.choices)
     number: str | None
-    period_start: str
-    period_end: str
+    period_start: str = _described(**MOMENT)
+    period_end: str = _described(**MOMENT)
     currency: str
     plan: str
     plan_version: int
     lines: tuple[LineDoc, ...]
-    total: str
-    seat_equivalents: str
-    billed_seats: str
+    total: str = _described(**MONEY)
+    seat_equivalents: str = _described(**NUMBER)
+    billed_seats: str = _described(**NUMBER)
     on_hold: bool = False
-    contract: int | None = None
-    created_at: str | None = None
-    rated_at: str | None = None
-    finalized_at: str | None = None
-    paid_at: str | None = None
-    voided_at: str | None = None
-    payment_failed_at: str | None = None
+    contract: int
+    created_at: str | None = _optional(**MOMENT)
+    rated_at: str | None = _optional(**MOMENT)
+    finalized_at: str | None = _optional(**MOMENT)
+    paid_at: str | None = _optional(**MOMENT)
+    voided_at: str | None = _optional(**MOMENT)
+    payment_failed_at: str | None = _optional(**MOMENT)
     stripe_state: str | None = None
     stripe_invoice_id: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k not in ("extra", "customer_name")}
-        data["lines"] = [line.as_dict() for line in self.lines]
-        data.update(self.extra)
-        return data
+
+@dataclass(frozen=True, kw_only=True)
+class UpcomingInvoiceDoc(InvoiceDoc):
+    upcoming: bool = field(default=True, metadata={
+        "help_text": "Always true: this invoice is not saved."})
+    at: str = _described(**MOMENT)
+    invoice: str | None = _described(
+        **UUID, help_text="The period's saved invoice, when it already has one.")
 
 
 def _tiers(raw: Iterable[Mapping[str, Any]], currency: str) -> tuple[TierDoc, ...]:
@@ -161,10 +186,10 @@ def invoice_document(invoice: Invoice) -> InvoiceDoc:
     )
 
 
-def upcoming_document(upcoming: UpcomingInvoice, *, at: dt.datetime) -> InvoiceDoc:
+def upcoming_document(upcoming: UpcomingInvoice, *, at: dt.datetime) -> UpcomingInvoiceDoc:
     rated = upcoming.rated
     currency = rated.currency
-    return InvoiceDoc(
+    return UpcomingInvoiceDoc(
         id=None,
         customer=upcoming.customer.external_id,
         customer_name=upcoming.customer.name,
@@ -180,9 +205,6 @@ def upcoming_document(upcoming: UpcomingInvoice, *, at: dt.datetime) -> InvoiceD
         seat_equivalents=_number(rated.rated.seat_equivalents),
         billed_seats=_number(rated.rated.billed_seats),
         contract=upcoming.contract.pk,
-        extra={
-            "upcoming": True,
-            "at": iso(at),
-            "invoice": str(upcoming.invoice_id) if upcoming.invoice_id is not None else None,
-        },
+        at=iso(at),
+        invoice=str(upcoming.invoice_id) if upcoming.invoice_id is not None else None,
     )

@@ -1,79 +1,82 @@
-"""Invoice and billing-run shapes (SPEC 7). Output is built by ``invoices.documents``;
-the declared fields describe it for the OpenAPI schema. Times and dates use the shared
+"""Invoice and billing-run shapes (SPEC 7).
+
+An invoice's body is ``invoices.documents``' dataclasses: the serializers below are built
+from their fields (names, types, nullability and what each string holds), so the schema
+cannot describe a key the body lacks or miss one it has. Times and dates use the shared
 bounded fields, as every input and output of the API does."""
 
 from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
 
 from rest_framework import serializers
 
 from accounts.api.fields import BoundedDateField, BoundedDateTimeField
 from accounts.api.serializers import StrictSerializer
-from invoices.documents import InvoiceDoc, invoice_document
-from invoices.models import BillingRun, Invoice, InvoiceLine
+from invoices.documents import InvoiceDoc, LineDoc, TierDoc, UpcomingInvoiceDoc, invoice_document
+from invoices.models import BillingRun
 
-MONEY = {"help_text": "Decimal string with the currency's minor units, e.g. \"172.90\"."}
-NUMBER = {"help_text": "Decimal string without padding, e.g. \"5200\" or \"4.322581\"."}
-
-
-class TierSerializer(serializers.Serializer):
-    up_to = serializers.CharField(allow_null=True, **NUMBER)
-    units = serializers.CharField(**NUMBER)
-    unit_price = serializers.CharField(**MONEY)
-    flat_fee = serializers.CharField(**MONEY)
-    amount = serializers.CharField(**MONEY)
+HELP = {
+    "money": "Decimal string with the currency's minor units, e.g. \"172.90\".",
+    "number": "Decimal string without padding, e.g. \"5200\" or \"4.322581\".",
+}
+FORMATS = {"date": BoundedDateField, "date-time": BoundedDateTimeField,
+           "uuid": serializers.UUIDField}
+SCALARS = {bool: serializers.BooleanField, int: serializers.IntegerField,
+           str: serializers.CharField}
 
 
-class InvoiceLineSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=InvoiceLine.Kind.choices)
-    description = serializers.CharField()
-    quantity = serializers.CharField(allow_null=True, **NUMBER)
-    unit_price = serializers.CharField(allow_null=True, **MONEY)
-    amount = serializers.CharField(**MONEY)
-    metric = serializers.CharField(allow_null=True)
-    value = serializers.CharField(allow_null=True, **NUMBER)
-    included = serializers.CharField(allow_null=True, **NUMBER)
-    billable = serializers.CharField(allow_null=True, **NUMBER)
-    tiers = TierSerializer(many=True)
-    period_start = BoundedDateField(allow_null=True, help_text="Late usage: its period.")
-    period_end = BoundedDateField(allow_null=True, help_text="Exclusive.")
+# Output only: the body is the document's ``as_dict()``; the fields describe it. (No
+# docstrings on these classes: the schema would show them as the components' descriptions.)
+class DocumentSerializer(serializers.Serializer):
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return instance.as_dict()
 
 
-class InvoiceSerializer(serializers.Serializer):
-    id = serializers.UUIDField(allow_null=True)
-    customer = serializers.CharField(help_text="The customer's external_id.")
-    status = serializers.ChoiceField(choices=Invoice.Status.choices)
-    number = serializers.CharField(allow_null=True)
-    period_start = BoundedDateTimeField()
-    period_end = BoundedDateTimeField()
-    currency = serializers.CharField()
-    plan = serializers.CharField()
-    plan_version = serializers.IntegerField()
-    lines = InvoiceLineSerializer(many=True)
-    total = serializers.CharField(**MONEY)
-    seat_equivalents = serializers.CharField(**NUMBER)
-    billed_seats = serializers.CharField(**NUMBER)
-    on_hold = serializers.BooleanField()
-    contract = serializers.IntegerField()
-    created_at = BoundedDateTimeField(allow_null=True)
-    rated_at = BoundedDateTimeField(allow_null=True)
-    finalized_at = BoundedDateTimeField(allow_null=True)
-    paid_at = BoundedDateTimeField(allow_null=True)
-    voided_at = BoundedDateTimeField(allow_null=True)
-    payment_failed_at = BoundedDateTimeField(allow_null=True)
-    stripe_state = serializers.CharField(allow_null=True)
-    stripe_invoice_id = serializers.CharField(allow_null=True)
-
-    def to_representation(self, instance):
-        doc = instance if isinstance(instance, InvoiceDoc) else invoice_document(instance)
-        return doc.as_dict()
+def _field(spec: dataclasses.Field, hint: Any, nested: dict[type, type]) -> serializers.Field:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    kind = next(option for option in options if option is not type(None))
+    kwargs: dict[str, Any] = {"allow_null": True} if type(None) in options else {}
+    meta = spec.metadata
+    if "help_text" in meta or meta.get("format") in HELP:
+        kwargs["help_text"] = meta.get("help_text", HELP.get(meta.get("format")))
+    if typing.get_origin(kind) is tuple:  # tuple[SomeDoc, ...]: a nested list
+        return nested[typing.get_args(kind)[0]](many=True)
+    if "choices" in meta:
+        return serializers.ChoiceField(choices=meta["choices"], **kwargs)
+    return FORMATS.get(meta.get("format"), SCALARS[kind])(**kwargs)
 
 
-class UpcomingInvoiceSerializer(InvoiceSerializer):
-    upcoming = serializers.BooleanField(help_text="Always true: this invoice is not saved.")
-    at = BoundedDateTimeField()
-    invoice = serializers.UUIDField(
-        allow_null=True, help_text="The period's saved invoice, when it already has one."
-    )
+def document_serializer(name: str, document: type, nested: dict[type, type] | None = None,
+                        base: type = DocumentSerializer) -> type:
+    """A serializer class named ``name`` whose fields are ``document``'s API fields."""
+    hints = typing.get_type_hints(document)
+    declared = {
+        spec.name: _field(spec, hints[spec.name], nested or {})
+        for spec in dataclasses.fields(document) if spec.metadata.get("api", True)
+    }
+    return type(name, (base,), {**declared, "__module__": __name__})
+
+
+TierSerializer = document_serializer("TierSerializer", TierDoc)
+InvoiceLineSerializer = document_serializer("InvoiceLineSerializer", LineDoc,
+                                            {TierDoc: TierSerializer})
+
+
+class _InvoiceBase(DocumentSerializer):
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        document = instance if isinstance(instance, InvoiceDoc) else invoice_document(instance)
+        return document.as_dict()
+
+
+InvoiceSerializer = document_serializer("InvoiceSerializer", InvoiceDoc,
+                                        {LineDoc: InvoiceLineSerializer}, _InvoiceBase)
+UpcomingInvoiceSerializer = document_serializer("UpcomingInvoiceSerializer", UpcomingInvoiceDoc,
+                                                {LineDoc: InvoiceLineSerializer}, _InvoiceBase)
 
 
 class BillingRunRequestSerializer(StrictSerializer):
