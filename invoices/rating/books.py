@@ -31,7 +31,8 @@ def overrides_from(data: Mapping[str, Any]) -> Overrides:
 @dataclass(frozen=True)
 class PriceBook:
     """A plan version's terms before a contract's overrides, and what the usage app
-    measures for each of its charges (keyed like ``terms.charges``; opaque here)."""
+    measures for each of its charges: ``usage.selectors.ChargeUsage`` naming its metric
+    by code, keyed like ``terms.charges`` (the engine never reads them)."""
 
     version_id: int
     plan_code: str

@@ -78,7 +78,10 @@ def price_book(version: PlanVersion) -> PriceBook:
         key = charge_key(metric_code=metric.code, filters=charge.filters)
         if key in measured:  # the same metric and filters twice: keep both, apart
             key = f"{key}#{charge.position}"
-        measured[key] = ChargeUsage(key=key, metric=metric, filters=dict(charge.filters or {}))
+        # The metric by code: a price book is plain data (invoices.selectors.usage finds
+        # the rows the usage app measures, once per call).
+        measured[key] = ChargeUsage(key=key, metric=metric.code,
+                                    filters=dict(charge.filters or {}))
         charges.append(_charge_terms(charge, key, places))
     terms = Terms(
         currency=version.currency,

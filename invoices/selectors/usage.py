@@ -22,11 +22,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.conf import settings
 
+from plans.models import Metric
 from usage.selectors import ChargeUsage, Measure, charge_usage_many, usage_window_values
 
 ZERO = Decimal(0)
@@ -54,6 +55,7 @@ def load_usage(
     With ``scans``, a window scan already made for the run answers the requests it
     covers, and a new one covers every customer of the run.
     """
+    requests = _with_metric_rows(requests)
     answers: list[dict[str, Decimal]] = [{} for _ in requests]
     windows: dict[tuple, list[int]] = defaultdict(list)
     for index, request in enumerate(requests):
@@ -75,6 +77,29 @@ def load_usage(
         else:
             _by_book(start, end, requests, indexes, answers)
     return answers
+
+
+def _with_metric_rows(requests: Sequence[UsageRequest]) -> Sequence[UsageRequest]:
+    """The requests with every charge's metric as its row, looked up once for all: price
+    books name metrics by code, and the usage app measures rows (rollups are per metric
+    id). Requests of one price book keep sharing one tuple of charges."""
+    codes = {c.metric for r in requests for c in r.charges if isinstance(c.metric, str)}
+    if not codes:
+        return requests
+    rows = {m.code: m for m in Metric.objects.filter(code__in=codes)}
+    if missing := codes - set(rows):
+        raise Metric.DoesNotExist(f"no metric {', '.join(sorted(missing))}")
+    resolved: dict[int, tuple[ChargeUsage, ...]] = {}
+    found = []
+    for request in requests:
+        charges = resolved.get(id(request.charges))
+        if charges is None:
+            charges = resolved[id(request.charges)] = tuple(
+                replace(c, metric=rows[c.metric]) if isinstance(c.metric, str) else c
+                for c in request.charges
+            )
+        found.append(replace(request, charges=charges))
+    return found
 
 
 def _by_book(start, end, requests, indexes, answers) -> None:

@@ -12,10 +12,8 @@ from invoices.selectors.terms import (
     charge_key,
     load_price_books,
     overrides_json,
-    price_book,
     tidy,
 )
-from plans.selectors import plan_version_with_charges
 from plans.services import contract_create
 from tests.factories import CustomerFactory, MetricFactory, make_version
 from tests.invoices.billing_fixtures import team_version
@@ -47,12 +45,13 @@ def test_price_book_builds_terms_and_matching_usage_charges():
         {"metric": "tasks", "model": "package", "package_size": 100, "package_price": "5"},
     ])
 
-    book = price_book(plan_version_with_charges(version_id=version.pk))
+    book = load_price_books([version.pk])[version.pk]
 
     keys = [c.key for c in book.terms.charges]
     assert keys == ["tasks", 'tokens[latency_tier="realtime"]', "tasks#2"]
     assert [c.key for c in book.usage_charges] == keys
     assert book.usage_charges[1].filters == {"latency_tier": "realtime"}
+    assert [c.metric for c in book.usage_charges] == ["tasks", "tokens", "tasks"]  # plain codes
     assert (book.terms.seat_price, book.terms.base_fee) == (D("40.00"), D("10.00"))
     tasks, tokens, packages = book.terms.charges
     assert (tasks.unit_price, tasks.included_per_seat) == (D("0.05"), D(1000))

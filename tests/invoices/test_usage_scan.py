@@ -7,9 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from invoices.selectors.terms import price_book
+from invoices.selectors.terms import load_price_books
 from invoices.selectors.usage import UsageRequest, load_usage
-from plans.selectors import plan_version_with_charges
 from tests.factories import CustomerFactory, MetricFactory, make_version
 from tests.invoices.billing_fixtures import add_events, at
 
@@ -35,7 +34,7 @@ def book():
         {"metric": "peak", "model": "per_unit", "unit_price": "1"},
         {"metric": "users", "model": "per_unit", "unit_price": "1"},
     ])
-    return price_book(plan_version_with_charges(version_id=version.pk))
+    return load_price_books([version.pk])[version.pk]
 
 
 def awkward_events(customer, n: int) -> None:
