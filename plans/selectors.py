@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.db.models import Prefetch, QuerySet
 
@@ -15,12 +16,28 @@ def customer_has_contracts(*, customer: Customer) -> bool:
     return Contract.objects.filter(customer=customer).exists()
 
 
+def current_version_among(versions: Iterable[PlanVersion], *, today: dt.date) -> PlanVersion | None:
+    """The latest published version whose ``effective_from`` is not after today, among
+    ``versions`` (e.g. ``plan_list``'s prefetch: no query per plan)."""
+    in_force = [v for v in versions if v.is_published and v.effective_from <= today]
+    return max(in_force, key=lambda v: (v.effective_from, v.version), default=None)
+
+
 def plan_current_version(*, plan: Plan, today: dt.date, currency: str | None = None) -> PlanVersion | None:
-    """The latest published version whose ``effective_from`` is not after today."""
+    """``current_version_among`` the plan's versions (in ``currency`` when given), read now."""
     versions = PlanVersion.objects.published().filter(plan=plan, effective_from__lte=today)
     if currency is not None:
         versions = versions.filter(currency=currency)
-    return versions.order_by("-effective_from", "-version").first()
+    return current_version_among(versions, today=today)
+
+
+def plan_version_with_charges(*, version_id: int) -> PlanVersion:
+    charges = Charge.objects.select_related("metric").prefetch_related("tiers")
+    return (
+        PlanVersion.objects.select_related("plan")
+        .prefetch_related(Prefetch("charges", queryset=charges))
+        .get(pk=version_id)
+    )
 
 
 def contract_scheduled_migrations(*, contract: Contract) -> list[ContractMigration]:
@@ -62,6 +79,10 @@ def contract_list(*, customer: Customer | None = None, status: str | None = None
     return contracts
 
 
+def contract_active_for(*, customer: Customer) -> Contract | None:
+    return contract_list(customer=customer, status=Contract.Status.ACTIVE).first()
+
+
 def metric_list() -> QuerySet[Metric]:
     return Metric.objects.all()
 
@@ -71,7 +92,10 @@ def metric_get(*, code: str) -> Metric | None:
 
 
 def plan_list() -> QuerySet[Plan]:
-    return Plan.objects.prefetch_related("versions")
+    """Plans with their versions loaded (two queries however many): the version summaries
+    and ``current_version_among`` read them."""
+    return Plan.objects.prefetch_related(
+        Prefetch("versions", queryset=PlanVersion.objects.order_by("version")))
 
 
 def plan_get(*, code: str) -> Plan | None:

@@ -24,7 +24,12 @@ from accounts.api.serializers import StrictSerializer
 from accounts.bounds import MAX_INTEGER, MAX_NOTICE_DAYS, MAX_PACKAGE_SIZE, MAX_SEATS
 from accounts.selectors import customer_get
 from plans.models import Charge, Contract, ContractMigration, Metric, PlanVersion
-from plans.selectors import plan_current_version, plan_get, plan_version_get
+from plans.selectors import (
+    current_version_among,
+    plan_current_version,
+    plan_get,
+    plan_version_get,
+)
 
 UNKNOWN_FIELD = "Unknown field."
 # Integer columns are 32-bit (PositiveIntegerField) everywhere; bigger numbers are a 400.
@@ -126,7 +131,7 @@ class PlanSerializer(serializers.Serializer):
     created_at = BoundedDateTimeField(read_only=True)
 
     def get_current_version(self, plan) -> int | None:
-        current = plan_current_version(plan=plan, today=self.context["today"])
+        current = current_version_among(plan.versions.all(), today=self.context["today"])
         return current.version if current is not None else None
 
 

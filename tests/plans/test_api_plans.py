@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from plans.models import Plan, PlanVersion
 from tests.factories import MetricFactory, PlanFactory, make_version, row_counts
@@ -243,3 +245,43 @@ def test_versions_list(api, team):
     body = api.get("/api/v1/plans/team/versions").json()
     assert [(v["version"], v["status"]) for v in body["results"]] == [(1, "published"), (2, "draft")]
     assert Plan.objects.count() == 1
+
+
+def add_plans(count: int, *, versions: int, first: int = 0) -> None:
+    for n in range(first, first + count):
+        plan = PlanFactory(code=f"plan-{n}")
+        for month in range(1, versions + 1):
+            make_version(plan=plan, effective_from=dt.date(2026, month, 1))
+        make_version(plan=plan, publish=False, effective_from=dt.date(2027, 1, 1))
+
+
+def test_listing_plans_takes_as_many_queries_for_many_plans_and_versions_as_for_one(
+        api, django_assert_num_queries):
+    add_plans(1, versions=1)
+    api.get("/api/v1/plans")  # the key's first use is recorded once; measure the steady state
+    with CaptureQueriesContext(connection) as one_plan:
+        assert api.get("/api/v1/plans").status_code == 200
+    add_plans(8, versions=4, first=1)
+
+    with django_assert_num_queries(len(one_plan)):
+        body = api.get("/api/v1/plans").json()
+
+    assert len(body["results"]) == 9
+    assert {plan["current_version"] for plan in body["results"]} == {1, 4}
+    assert {len(plan["versions"]) for plan in body["results"]} == {2, 5}
+
+
+def test_listing_versions_takes_as_many_queries_for_many_charges_and_tiers_as_for_one(
+        api, team, django_assert_num_queries):
+    make_version(plan=team, charges=VERSION["charges"][:1])
+    api.get("/api/v1/plans/team/versions")
+    with CaptureQueriesContext(connection) as one_version:
+        assert api.get("/api/v1/plans/team/versions").status_code == 200
+    for month in range(2, 6):
+        make_version(plan=team, effective_from=dt.date(2026, month, 1), charges=VERSION["charges"])
+
+    with django_assert_num_queries(len(one_version)):
+        body = api.get("/api/v1/plans/team/versions").json()
+
+    assert [len(version["charges"]) for version in body["results"]] == [1, 2, 2, 2, 2]
+    assert body["results"][-1]["charges"][1]["tiers"][0]["unit_price"] == "0.000002"
