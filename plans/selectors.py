@@ -31,15 +31,6 @@ def plan_current_version(*, plan: Plan, today: dt.date, currency: str | None = N
     return current_version_among(versions, today=today)
 
 
-def plan_version_with_charges(*, version_id: int) -> PlanVersion:
-    charges = Charge.objects.select_related("metric").prefetch_related("tiers")
-    return (
-        PlanVersion.objects.select_related("plan")
-        .prefetch_related(Prefetch("charges", queryset=charges))
-        .get(pk=version_id)
-    )
-
-
 def contract_scheduled_migrations(*, contract: Contract) -> list[ContractMigration]:
     return sorted(
         (m for m in contract.migrations.all() if m.status == ContractMigration.Status.SCHEDULED),
@@ -77,10 +68,6 @@ def contract_list(*, customer: Customer | None = None, status: str | None = None
     if status is not None:
         contracts = contracts.filter(status=status)
     return contracts
-
-
-def contract_active_for(*, customer: Customer) -> Contract | None:
-    return contract_list(customer=customer, status=Contract.Status.ACTIVE).first()
 
 
 def metric_list() -> QuerySet[Metric]:
