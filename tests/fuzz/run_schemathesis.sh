@@ -99,12 +99,18 @@ fi
 echo "==> fuzz: schemathesis against http://127.0.0.1:$PORT/api/schema/" \
   "(budget ${MAX_TIME}s, $MAX_EXAMPLES examples per operation and phase)"
 
+# The coverage phase of schemathesis 4.32 crashes now and then inside its own generator
+# (a KeyError in specs/openapi/coverage, seen on this project's schema: a "Runtime Error",
+# not a finding), which would fail CI at random; the other three phases send the same
+# kinds of requests. FUZZ_PHASES=examples,coverage,fuzzing,stateful runs all four.
+PHASES=${FUZZ_PHASES:-examples,fuzzing,stateful}
+
 status=0
 timeout --kill-after=10 "$((MAX_TIME + 60))" \
   "$VENV/bin/st" --config-file "$TMP/schemathesis.toml" run \
   "http://127.0.0.1:$PORT/api/schema/" \
   --checks "$CHECKS" --max-examples "$MAX_EXAMPLES" --max-time "$MAX_TIME" \
-  --workers 2 --no-color ${FUZZ_SEED:+--seed "$FUZZ_SEED"} "$@" 2>&1 | tee "$TMP/st.log" \
+  --phases "$PHASES" --workers 2 --no-color ${FUZZ_SEED:+--seed "$FUZZ_SEED"} "$@" 2>&1 | tee "$TMP/st.log" \
   || status=${PIPESTATUS[0]}
 
 # A 5xx is already a failure; a traceback the server logged without one is too.
