@@ -7,8 +7,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from accounts.bounds import validate_moment_in_range
-from accounts.currencies import CURRENCY_CHOICES
+from common.bounds import validate_moment_in_range
+from common.currencies import CURRENCY_CHOICES
 
 external_id_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$",

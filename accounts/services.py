@@ -5,19 +5,32 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.currencies import is_supported
 from accounts.models import ApiKey, Customer, CustomerUser, Seat
+from common.currencies import is_supported
 
 CUSTOMER_FIELDS = {"external_id", "name", "email", "currency", "stripe_customer_id", "archived"}
 SEAT_FIELDS = {"email", "name", "active_from", "active_until"}
 
 # Throttle for last_used_at writes: one UPDATE per key per minute, not per request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+# Why a customer's currency may no longer change, asked of the apps that bill in it: each
+# returns a reason or None. accounts sits below them and cannot ask them by name, so they
+# register here from their AppConfig.ready() (plans: "it has a contract").
+CurrencyLock = Callable[[Customer], str | None]
+_currency_locks: list[CurrencyLock] = []
+
+
+def register_currency_lock(lock: CurrencyLock) -> None:
+    """Refuse a currency change whenever ``lock(customer)`` gives a reason (idempotent)."""
+    if lock not in _currency_locks:
+        _currency_locks.append(lock)
 
 
 def _validate_currency(currency: str) -> None:
@@ -49,12 +62,9 @@ def customer_update(*, customer: Customer, **changes: Any) -> Customer:
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
     if "currency" in changes and changes["currency"] != customer.currency:
         _validate_currency(changes["currency"])
-        from plans.selectors import customer_has_contracts
-
-        if customer_has_contracts(customer=customer):
-            raise ValidationError(
-                {"currency": ["The currency cannot change once the customer has a contract."]}
-            )
+        reasons = [reason for lock in _currency_locks if (reason := lock(customer))]
+        if reasons:
+            raise ValidationError({"currency": reasons})
     if "stripe_customer_id" in changes:
         # Set once: invoices already synced belong to that Stripe customer (migration
         # invoices 0005 enforces this in PostgreSQL too).

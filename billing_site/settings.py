@@ -137,16 +137,16 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.auth.HasAdminScope"],
-    "DEFAULT_SCHEMA_CLASS": "billing_site.schema.ApiAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.api.schema.ApiAutoSchema",
     # The API speaks JSON (SPEC section 6): a form-encoded body is a 415, not a guess.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.BoundedLimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "common.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "billing_site.api.exception_handler",
+    "EXCEPTION_HANDLER": "common.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttles.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["common.api.throttles.ApiKeyRateThrottle"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -190,7 +190,7 @@ if CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# API rate limits per API key (accounts/api/throttles.py; docs/operations.md).
+# API rate limits per API key (common/api/throttles.py; docs/operations.md).
 API_THROTTLE_RATE_ADMIN = env_rate("API_THROTTLE_RATE_ADMIN", "1200/min")
 API_THROTTLE_RATE_INGEST = env_rate("API_THROTTLE_RATE_INGEST", "12000/min")
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from billing_site.api import unknown_api_route
+from common.api.errors import unknown_api_route
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -32,7 +32,7 @@ urlpatterns = [
     path("stripe/", include("invoices.stripe.urls")),
     path("", include("invoices.urls")),
 ]
-handler400 = "billing_site.api.bad_request_error"
-handler403 = "billing_site.api.permission_denied_error"
-handler404 = "billing_site.api.not_found"
-handler500 = "billing_site.api.server_error"
+handler400 = "common.api.errors.bad_request_error"
+handler403 = "common.api.errors.permission_denied_error"
+handler404 = "common.api.errors.not_found"
+handler500 = "common.api.errors.server_error"

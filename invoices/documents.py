@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
-from accounts.api.fields import format_decimal, format_moment, format_money
+from common.bounds import format_moment
+from common.decimals import format_decimal, format_money
 from invoices.models import Invoice, InvoiceLine
 from invoices.rating import Line
 from invoices.selectors.line_rows import tiers_json

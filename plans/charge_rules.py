@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from accounts.bounds import MAX_PACKAGE_SIZE
+from common.bounds import MAX_PACKAGE_SIZE
 
 Errors = dict[str, list[str]]
 

@@ -16,6 +16,14 @@ def customer_has_contracts(*, customer: Customer) -> bool:
     return Contract.objects.filter(customer=customer).exists()
 
 
+def customer_currency_lock(customer: Customer) -> str | None:
+    """Why the customer's currency is fixed, or None: a contract's prices are in it.
+    Registered with ``accounts.services.register_currency_lock`` (plans/apps.py)."""
+    if customer_has_contracts(customer=customer):
+        return "The currency cannot change once the customer has a contract."
+    return None
+
+
 def current_version_among(versions: Iterable[PlanVersion], *, today: dt.date) -> PlanVersion | None:
     """The latest published version whose ``effective_from`` is not after today, among
     ``versions`` (e.g. ``plan_list``'s prefetch: no query per plan)."""

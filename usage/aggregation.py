@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 
+from common.decimals import tidy
+
 SUM = "sum"
 COUNT = "count"
 MAX = "max"
@@ -118,18 +120,6 @@ def matches_all(properties: Mapping, filter_sets: Iterable[Mapping | None]) -> b
     return all(matches(properties, filters) for filters in filter_sets)
 
 
-def tidy(value: Decimal) -> Decimal:
-    """Drops the trailing zeros a ``numeric(38, 12)`` column adds; never an exponent."""
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1), context=_EXACT)
-    return value.normalize(_EXACT)
-
-
-def decimal_text(value: Decimal) -> str:
-    """How decimals go over the API: plain notation, no exponent, no trailing zeros."""
-    return format(tidy(value), "f")
-
-
 # --- Hours -----------------------------------------------------------------------------
 
 
@@ -147,6 +137,7 @@ def whole_hours(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.d
     """The hour-aligned ``[first, last)`` inside ``[start, end)``, or None when there is none."""
     first, last = ceil_hour(start), floor_hour(end)
     return (first, last) if first < last else None
+
 
 def floor_day(moment: dt.datetime) -> dt.datetime:
     return floor_hour(moment).replace(hour=0)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import Q
 
+from common.decimals import tidy
 from usage import sql
-from usage.aggregation import DIMENSIONS, SliceTotals, Spans, slice_keys, tidy, whole_hours
+from usage.aggregation import DIMENSIONS, SliceTotals, Spans, slice_keys, whole_hours
 from usage.measure import (
     WATERMARK_PARAMS,
     at_one_watermark,

@@ -36,8 +36,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from accounts.bounds import EARLIEST_MOMENT, END_OF_RANGE, MAX_YEAR, MIN_YEAR, YEAR_RANGE_MESSAGE
 from accounts.models import Customer
+from common.bounds import EARLIEST_MOMENT, END_OF_RANGE, MAX_YEAR, MIN_YEAR, YEAR_RANGE_MESSAGE
 from plans.models import Metric
 from usage.ingest_write import Row, write_batch
 from usage.models import Event

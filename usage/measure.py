@@ -47,6 +47,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import connection, transaction
 
+from common.decimals import tidy
 from plans.models import Metric
 from usage import sql
 from usage.aggregation import (
@@ -56,7 +57,6 @@ from usage.aggregation import (
     Accumulator,
     MetricRule,
     Spans,
-    tidy,
     whole_hours,
 )
 from usage.models import Event, RollupWatermark, UsageRollup, UsageRollupDay

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from accounts.models import Customer
+from common.decimals import tidy
 from plans.models import Metric
-from usage.aggregation import DIMENSIONS, ZERO, json_contains, tidy
+from usage.aggregation import DIMENSIONS, ZERO, json_contains
 from usage.breakdown import DAY, Wanted, slices
 from usage.ingest import AI_CALL
 from usage.measure import NOTHING_ROLLED_UP, WATERMARK_NAME, Spec, check_range, measure

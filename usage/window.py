@@ -17,9 +17,10 @@ from decimal import Decimal
 
 from django.db import connection
 
+from common.decimals import tidy
 from plans.models import Metric
 from usage import sql
-from usage.aggregation import Accumulator, MetricRule, tidy
+from usage.aggregation import Accumulator, MetricRule
 from usage.models import Event
 
 

@@ -5,6 +5,8 @@ A missing or wrong key is a 401; a valid key of the wrong scope is a 403.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
@@ -35,6 +37,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 class _HasScope(permissions.BasePermission):
     scopes: tuple[str, ...] = ()
+    # Read by the schema (common.api.schema): a 403 is documented when a scope is missing.
+    every_scope: ClassVar[tuple[str, ...]] = tuple(ApiKey.Scope.values)
+    # The rate budget of routes with this permission (common.api.throttles).
+    throttle_bucket: ClassVar[str] = "admin"
 
     def has_permission(self, request, view) -> bool:
         key = request.auth
@@ -52,6 +58,7 @@ class HasAdminScope(_HasScope):
 
 class HasIngestScope(_HasScope):
     scopes = (ApiKey.Scope.ADMIN, ApiKey.Scope.INGEST)
+    throttle_bucket = "ingest"
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

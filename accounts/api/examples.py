@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from billing_site.schema import request_example, response_example
+from common.api.schema import request_example, response_example
 
 CUSTOMER = {
     "external_id": "acme", "name": "Acme", "email": "billing@acme.test", "currency": "USD",

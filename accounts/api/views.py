@@ -7,78 +7,26 @@ atomic, so a refused request leaves nothing behind.
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import examples
+from accounts.api.lookups import get_customer_or_404
 from accounts.api.serializers import (
-    NUL_TEXT,
     CustomerCreateSerializer,
     CustomerSerializer,
     CustomerUpdateSerializer,
     SeatSerializer,
     SeatWriteSerializer,
-    has_nul,
-    validated_data,
 )
-from accounts.models import Customer
-from accounts.selectors import customer_get, customer_list, seat_get, seat_list
+from accounts.selectors import customer_list, seat_get, seat_list
 from accounts.services import customer_create, customer_update, seat_create, seat_update
-
-# Ids in paths beyond the column's range match no row; a query with them would error.
-MAX_BIGINT = 2**63 - 1
-TRUE_VALUES = {"true", "1", "yes"}
-FALSE_VALUES = {"false", "0", "no"}
-
-
-def utc_today() -> dt.date:
-    return timezone.now().astimezone(dt.UTC).date()
-
-
-def query_text(request: Request, name: str) -> str | None:
-    raw = request.query_params.get(name)
-    if raw is not None and "\x00" in raw:
-        raise serializers.ValidationError({name: [NUL_TEXT]})
-    return raw or None
-
-
-def query_bool(request: Request, name: str) -> bool | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw.lower() in TRUE_VALUES:
-        return True
-    if raw.lower() in FALSE_VALUES:
-        return False
-    raise serializers.ValidationError({name: [f"Use true or false, not {raw!r}."]})
-
-
-def query_customer(request: Request, name: str = "customer") -> Customer | None:
-    """The customer a list is filtered by, if any; an unknown one is a 400 naming the filter.
-
-    A query parameter is input, not the resource the path names, so it is never a 404.
-    """
-    external_id = query_text(request, name)
-    if external_id is None:
-        return None
-    customer = customer_get(external_id=external_id)
-    if customer is None:
-        raise serializers.ValidationError(
-            {name: [f"No customer with external_id {external_id!r}."]})
-    return customer
-
-
-def get_customer_or_404(external_id: str) -> Customer:
-    customer = None if has_nul(external_id) else customer_get(external_id=external_id)
-    if customer is None:
-        raise NotFound(f"No customer with external_id {external_id!r}.")
-    return customer
+from common.api.fields import query_bool, query_text
+from common.api.serializers import validated_data
+from common.bounds import MAX_BIGINT
 
 
 class CustomerListView(generics.ListAPIView):

@@ -3,7 +3,7 @@ schema: the SPEC section 2 worked example (October 2026, total 216.80)."""
 
 from __future__ import annotations
 
-from billing_site.schema import request_example, response_example
+from common.api.schema import request_example, response_example
 
 _LINE = {"metric": None, "value": None, "included": None, "billable": None, "tiers": [],
          "period_start": None, "period_end": None}

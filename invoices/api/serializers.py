@@ -14,8 +14,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.api.fields import BoundedDateField, BoundedDateTimeField
-from accounts.api.serializers import StrictSerializer
+from common.api.fields import BoundedDateField, BoundedDateTimeField
+from common.api.serializers import StrictSerializer
 from invoices.documents import InvoiceDoc, LineDoc, TierDoc, UpcomingInvoiceDoc, invoice_document
 from invoices.models import BillingRun
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.api.urls import api_path
+from common.api.urls import api_path
 from invoices.api import views
 
 urlpatterns = [

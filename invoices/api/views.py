@@ -14,11 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.fields import parse_query_datetime
-from accounts.api.serializers import validated_data
-from accounts.api.views import get_customer_or_404, query_customer, query_text
-from billing_site.api import conflict
-from billing_site.schema import error_response
+from accounts.api.lookups import get_customer_or_404, query_customer
+from common.api.errors import conflict
+from common.api.fields import parse_query_datetime, query_text
+from common.api.schema import error_response
+from common.api.serializers import validated_data
 from invoices.api import examples
 from invoices.api.serializers import (
     BillingRunRequestSerializer,

@@ -19,7 +19,7 @@ from decimal import (
 )
 from typing import ParamSpec, TypeVar
 
-from accounts.currencies import minor_units
+from common.currencies import minor_units
 
 UNIT_PRICE_PLACES = 10
 

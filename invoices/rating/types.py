@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from accounts.currencies import minor_units
+from common.currencies import minor_units
 from invoices.rating.money import round_money
 from plans.charge_rules import ChargeModel, charge_errors
 from plans.periods import Period

@@ -15,24 +15,13 @@ from typing import Any
 
 from django.db.models import Prefetch
 
-from accounts.currencies import minor_units
+from common.currencies import minor_units
+from common.decimals import tidy
 from invoices.rating import ChargeTerms, Tier
 from invoices.rating.books import OVERRIDE_FIELDS, PriceBook
 from invoices.rating.types import Terms
 from plans.models import Charge, PlanVersion
 from usage.selectors import ChargeUsage
-
-
-def tidy(value: Decimal, min_places: int = 0) -> Decimal:
-    """The same number without the padding of a ``decimal_places=10`` column.
-
-    Descriptions and the API print what the engine computed, so ``0.0500000000``
-    becomes ``0.05`` and a money amount keeps at least its currency's places.
-    """
-    normal = value.normalize()
-    exponent = normal.as_tuple().exponent
-    places = max(min_places, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
-    return value.quantize(Decimal(1).scaleb(-places))
 
 
 def _opt(value: Decimal | None, min_places: int = 0) -> Decimal | None:

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Min
 
-from accounts.bounds import format_moment, moment_in_range_error
+from common.bounds import format_moment, moment_in_range_error
 from invoices.models import BillingRun
 from invoices.services.billing_run import billing_due, chunk_size, chunks
 from plans.models import Contract

@@ -1,13 +1,13 @@
 from django import template
 
-from invoices.rating.money import round_money
+from common.decimals import format_money
 
 register = template.Library()
 
 
 @register.filter
 def money(amount, currency: str) -> str:
-    """An amount in its currency's minor units: ``216.80`` USD, ``4000`` JPY."""
+    """An amount as the API prints it: ``216.80`` USD, ``4000`` JPY."""
     if amount is None or amount == "":
         return ""
-    return f"{round_money(amount, currency)}"
+    return format_money(amount, currency=currency)

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.decimals import format_decimal, tidy
 from plans.models import Charge, PlanVersion
 
 
@@ -23,16 +24,12 @@ def today() -> dt.date:
 
 def fmt_money(value: Decimal | None) -> str:
     """30.0000000000 → 30.00, 0.0000040000 → 0.000004: prices keep 10 places in the DB."""
-    if value is None:
-        return "—"
-    whole, _, fraction = format(value.normalize(), "f").partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
+    return "—" if value is None else format_decimal(value, min_places=2)
 
 
 def fmt_quantity(value: Decimal | None) -> str:
-    if value is None:
-        return "—"
-    return format(value.normalize(), ",f")
+    """1000000.000000 → 1,000,000: grouped, for reading long counts in a list."""
+    return "—" if value is None else format(tidy(value), ",f")
 
 
 def money_display(field: str, description: str | None = None):
@@ -58,7 +55,7 @@ class TrimmedDecimalField(forms.DecimalField):
 
     def prepare_value(self, value):
         if isinstance(value, Decimal):
-            return format(value.normalize(), "f")
+            return format_decimal(value)
         return value
 
 

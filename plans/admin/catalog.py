@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin import ServiceAdminMixin, ServiceModelForm
+from common.admin import ServiceAdminMixin, ServiceModelForm
 from plans.admin.base import DECIMAL_OVERRIDES, money_display, today
 from plans.models import Contract, Metric, Plan, PlanVersion
 from plans.selectors import metric_published_versions, plan_current_version

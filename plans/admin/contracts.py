@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin import ServiceAdminMixin, ServiceModelForm
+from common.admin import ServiceAdminMixin, ServiceModelForm
 from plans.admin.base import (
     DECIMAL_OVERRIDES,
     AuditedAdmin,

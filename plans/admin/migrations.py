@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from accounts.admin import ServiceAdminMixin, ServiceInlineFormSet, ServiceModelForm
+from common.admin import ServiceAdminMixin, ServiceInlineFormSet, ServiceModelForm
 from plans.admin.base import AuditedAdmin, today, version_label
 from plans.models import Contract, ContractMigration, PlanVersion
 from plans.selectors import contract_list

@@ -3,7 +3,7 @@ schema: the SPEC section 7 walk-through (metrics, the team plan, Acme's contract
 
 from __future__ import annotations
 
-from billing_site.schema import request_example, response_example
+from common.api.schema import request_example, response_example
 
 TASKS = {"code": "tasks", "name": "Tasks completed", "event_type": "task.completed",
          "aggregation": "count"}

@@ -13,16 +13,16 @@ from typing import Any, ClassVar
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import (
+from accounts.selectors import customer_get
+from common.api.fields import (
     BoundedDateField,
     BoundedDateTimeField,
     BoundedIntegerField,
     MoneyField,
     QuantityField,
 )
-from accounts.api.serializers import StrictSerializer
-from accounts.bounds import MAX_INTEGER, MAX_NOTICE_DAYS, MAX_PACKAGE_SIZE, MAX_SEATS
-from accounts.selectors import customer_get
+from common.api.serializers import StrictSerializer
+from common.bounds import MAX_INTEGER, MAX_NOTICE_DAYS, MAX_PACKAGE_SIZE, MAX_SEATS
 from plans.models import Charge, Contract, ContractMigration, Metric, PlanVersion
 from plans.selectors import (
     current_version_among,

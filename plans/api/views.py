@@ -14,10 +14,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.serializers import has_nul, validated_data
-from accounts.api.views import MAX_BIGINT, query_customer, query_text, utc_today
-from billing_site.api import conflict
-from billing_site.schema import error_response
+from accounts.api.lookups import query_customer
+from common.api.errors import conflict
+from common.api.fields import query_text
+from common.api.schema import error_response
+from common.api.serializers import has_nul, validated_data
+from common.bounds import MAX_BIGINT
 from plans.api import examples
 from plans.api.serializers import (
     MAX_POSITIVE_INT,
@@ -71,7 +73,7 @@ def published_conflict(version: PlanVersion) -> Response:
 # docstring: drf-spectacular would show a docstring as every operation's description.
 class TodayContextMixin:
     def get_serializer_context(self) -> dict:
-        return {**super().get_serializer_context(), "today": utc_today()}
+        return {**super().get_serializer_context(), "today": timezone.now().date()}
 
 
 # --- metrics ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from accounts.currencies import CURRENCY_CHOICES
+from common.currencies import CURRENCY_CHOICES
 from plans.charge_rules import ChargeModel
 from plans.models.fields import price_field, quantity_field
 from plans.periods import MONTH, YEAR

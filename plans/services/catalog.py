@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from accounts.bounds import date_in_range_error
-from accounts.currencies import is_supported
+from common.bounds import date_in_range_error
+from common.currencies import is_supported
 from plans.charge_rules import TIERED, clean_charge, filters_error, nonnegative_number
 from plans.models import Charge, ChargeTier, Metric, Plan, PlanVersion, PublishedVersionError
 from plans.periods import INTERVALS

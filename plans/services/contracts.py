@@ -9,8 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.bounds import MAX_NOTICE_DAYS, MAX_SEATS, check_count, check_in_range
 from accounts.models import Customer
+from common.bounds import MAX_NOTICE_DAYS, MAX_SEATS, check_count, check_in_range
 from plans.models import Contract, ContractMigration, PlanVersion
 from plans.models.contracts import DEFAULT_NOTICE_DAYS
 from plans.periods import MONTH, add_months, is_period_start, period_index_containing

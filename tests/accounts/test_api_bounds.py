@@ -9,8 +9,8 @@ import pytest
 from django.urls import get_resolver
 from rest_framework.generics import ListAPIView
 
-from accounts.api.pagination import BoundedLimitOffsetPagination
 from accounts.models import Seat
+from common.api.pagination import BoundedLimitOffsetPagination
 from tests.factories import ContractFactory, CustomerFactory, PlanFactory, SeatFactory, make_version
 
 pytestmark = pytest.mark.django_db

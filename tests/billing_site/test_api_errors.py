@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import RequestDataTooBig
 from django.test import Client
 
-import billing_site.api
+import common.api.errors
 from billing_site import urls
-from billing_site.api import exception_handler
+from common.api.errors import exception_handler
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ def test_unknown_page_outside_the_api_stays_html(client):
 
 def test_unexpected_failure_in_an_api_view_is_json_500_and_logged(debug, api, monkeypatch, caplog):
     monkeypatch.setattr("accounts.api.views.customer_list", boom)
-    with caplog.at_level(logging.ERROR, logger="billing_site.api"):
+    with caplog.at_level(logging.ERROR, logger="common.api.errors"):
         response = api.get("/api/v1/customers")
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
@@ -71,14 +71,14 @@ def test_unexpected_failure_in_an_api_view_is_json_500_and_logged(debug, api, mo
     assert detail.startswith("Internal error (reference ")
     assert "fire" not in detail  # internals stay in the log
     reference = detail.split("reference ")[1].split(")")[0]
-    [record] = [r for r in caplog.records if r.name == "billing_site.api"]
+    [record] = [r for r in caplog.records if r.name == "common.api.errors"]
     assert reference in record.getMessage()
     assert "/api/v1/customers" in record.getMessage()
     assert record.exc_info[0] is RuntimeError
 
 
 def test_failure_outside_a_drf_view_under_api_is_json_500(client_500, monkeypatch):
-    monkeypatch.setattr(billing_site.api, "not_found", boom)  # the catch-all route calls it
+    monkeypatch.setattr(common.api.errors, "not_found", boom)  # the catch-all route calls it
     response = client_500.get("/api/v1/nope")
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
@@ -86,7 +86,7 @@ def test_failure_outside_a_drf_view_under_api_is_json_500(client_500, monkeypatc
 
 
 def test_failure_outside_the_api_stays_an_html_page(client_500, monkeypatch):
-    monkeypatch.setattr(billing_site.api, "page_not_found", boom)
+    monkeypatch.setattr(common.api.errors, "page_not_found", boom)
     response = client_500.get("/nope/")
     assert response.status_code == 500
     assert response["Content-Type"].startswith("text/html")
@@ -105,10 +105,10 @@ def test_body_too_large_for_django_is_413_naming_the_body():
 
 
 def test_django_error_handlers_are_the_json_aware_ones():
-    assert urls.handler400 == "billing_site.api.bad_request_error"
-    assert urls.handler403 == "billing_site.api.permission_denied_error"
-    assert urls.handler404 == "billing_site.api.not_found"
-    assert urls.handler500 == "billing_site.api.server_error"
+    assert urls.handler400 == "common.api.errors.bad_request_error"
+    assert urls.handler403 == "common.api.errors.permission_denied_error"
+    assert urls.handler404 == "common.api.errors.not_found"
+    assert urls.handler500 == "common.api.errors.server_error"
 
 
 def test_a_body_that_is_not_json_is_415_naming_the_media_type(api):

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accounts.currencies import minor_units
+from common.currencies import minor_units
 from invoices.rating import (
     ChargeTerms,
     SeatSpan,

@@ -12,7 +12,6 @@ from invoices.selectors.terms import (
     charge_key,
     load_price_books,
     overrides_json,
-    tidy,
 )
 from plans.services import contract_create
 from tests.factories import CustomerFactory, MetricFactory, make_version
@@ -25,13 +24,6 @@ def test_charge_key_is_the_metric_code_plus_canonical_filters():
     assert charge_key(metric_code="tasks", filters={}) == "tasks"
     assert charge_key(metric_code="tokens", filters={"tier": "rt", "a": 1}) == (
         'tokens[a=1,tier="rt"]')
-
-
-def test_tidy_drops_column_padding_but_keeps_money_places():
-    assert str(tidy(D("0.0500000000"))) == "0.05"
-    assert str(tidy(D("40.0000000000"), 2)) == "40.00"
-    assert str(tidy(D("1000.000000"))) == "1000"
-    assert str(tidy(D("0.0000020000"))) == "0.000002"
 
 
 def test_price_book_builds_terms_and_matching_usage_charges():

@@ -1,5 +1,5 @@
 """The admin refuses the dates and counts the API refuses, as form errors on the field,
-never a 500 (the same bounds, from ``accounts.bounds``)."""
+never a 500 (the same bounds, from ``common.bounds``)."""
 
 from __future__ import annotations
 

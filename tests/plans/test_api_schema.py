@@ -274,7 +274,7 @@ def decimal_fields():
 
     from rest_framework import serializers
 
-    from accounts.api.fields import MoneyField, QuantityField
+    from common.api.fields import MoneyField, QuantityField
 
     return [MoneyField(), QuantityField(), QuantityField(max_digits=7, decimal_places=4,
                                                          max_value=100),
@@ -290,7 +290,7 @@ def test_every_decimal_the_schema_allows_is_accepted(field):
     from hypothesis import assume, given, settings
     from hypothesis import strategies as st
 
-    from billing_site.schema import decimal_limits
+    from common.api.schema import decimal_limits
 
     text, number = decimal_limits(field)
     low, high = number.get("minimum"), number.get("maximum")

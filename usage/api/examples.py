@@ -3,7 +3,7 @@ the one of SPEC section 5: what the product sends at every AI call."""
 
 from __future__ import annotations
 
-from billing_site.schema import request_example, response_example
+from common.api.schema import request_example, response_example
 
 EVENT = {
     "transaction_id": "0b7f6c1e-3f0a-4c55-9a57-2f0c8d9e4b21", "customer": "acme",

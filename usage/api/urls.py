@@ -1,4 +1,4 @@
-from accounts.api.urls import api_path
+from common.api.urls import api_path
 from usage.api.views import CustomerUsageView, EventIngestView
 
 urlpatterns = [

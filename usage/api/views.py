@@ -21,11 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.auth import HasIngestScope
-from accounts.api.fields import BoundedDateTimeField
 from accounts.selectors import customer_get
-from billing_site.schema import error_response
+from common.api.fields import BoundedDateTimeField
+from common.api.schema import error_response
+from common.decimals import format_decimal
 from plans.models import Metric
-from usage.aggregation import decimal_text
 from usage.api import examples
 from usage.api.serializers import (
     EventBatchSerializer,
@@ -194,21 +194,21 @@ class CustomerUsageView(APIView):
             "end": _iso(end),
             "metrics": [
                 {"code": m.code, "name": m.name, "aggregation": m.aggregation,
-                 "value": decimal_text(totals[m.code])}
+                 "value": format_decimal(totals[m.code])}
                 for m in metrics
             ],
             "provider_cost": {
-                "total": decimal_text(cost.total),
+                "total": format_decimal(cost.total),
                 "by_model": [
                     {"model": m.model, "calls": m.calls,
-                     "input_tokens": decimal_text(m.input_tokens),
-                     "output_tokens": decimal_text(m.output_tokens),
-                     "cost": decimal_text(m.cost), "unpriced": m.unpriced}
+                     "input_tokens": format_decimal(m.input_tokens),
+                     "output_tokens": format_decimal(m.output_tokens),
+                     "cost": format_decimal(m.cost), "unpriced": m.unpriced}
                     for m in cost.by_model
                 ],
                 "by_seat": [
-                    {"seat": s.seat, "calls": s.calls, "total_tokens": decimal_text(s.total_tokens),
-                     "cost": decimal_text(s.cost)}
+                    {"seat": s.seat, "calls": s.calls, "total_tokens": format_decimal(s.total_tokens),
+                     "cost": format_decimal(s.cost)}
                     for s in cost.by_seat
                 ],
             },

@@ -1,6 +1,6 @@
 """The OpenAPI schema's error responses, derived once from what each view really does.
 
-Every API error has one body, the ``Error`` component (billing_site/api.py builds it).
+Every API error has one body, the ``Error`` component (common/api/errors.py builds it).
 Which 4xx an operation can give follows from the view itself, so a new route is
 documented right without repeating a list of codes on every decorator:
 
@@ -25,6 +25,8 @@ from decimal import Decimal
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers
+
+from common.api.serializers import StrictSerializer
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -160,27 +162,24 @@ class ApiAutoSchema(AutoSchema):
         return schema
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
-        from accounts.api.serializers import StrictSerializer
-
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction == "request" and isinstance(serializer, StrictSerializer):
             schema["additionalProperties"] = False  # it answers 400 naming each unknown key
         return schema
 
     def error_codes(self) -> list[int]:
-        from accounts.models import ApiKey
-
         codes = []
         if self._reads_input():
             codes.append(400)
         if (self.method in BODY_METHODS and self.view.get_parsers()
                 and self.get_request_serializer() is not None):
             codes.append(415)
-        # The API's permissions (accounts/api/auth.py) say which key scopes they let in.
+        # Key-scope permissions (accounts/api/auth.py) say which scopes they let in, out of
+        # every scope there is.
         scoped = [p for p in self.view.get_permissions() if getattr(p, "scopes", None)]
         if scoped:
             codes.append(401)
-            if any(set(ApiKey.Scope.values) - set(p.scopes) for p in scoped):
+            if any(set(getattr(p, "every_scope", ())) - set(p.scopes) for p in scoped):
                 codes.append(403)
         if "{" in self.path:
             codes.append(404)

@@ -1,14 +1,13 @@
 """Serializer fields shared by every app's API: bounded times, dates, counts and money.
 
 Every API input goes through one of these (or a query-string helper below), so the
-bounds of ``accounts.bounds`` hold on every route: years 1970–2200, times normalised to
+bounds of ``common.bounds`` hold on every route: years 1970–2200, times normalised to
 UTC and printed as ISO 8601 with a four-digit year, counts that fit their column, money
 that is finite and fits ``DECIMAL(28, 10)``.
 
 Money is stored with 10 decimal places (unit prices need them) but ``"40.0000000000"``
-tells a reader nothing, so amounts render with the currency's minor units and keep
-further places only when they carry a digit: ``40`` → ``"40.00"``, ``0.000002`` →
-``"0.000002"``, JPY ``4000`` → ``"4000"``.
+tells a reader nothing, so amounts render through ``common.decimals.format_money``: the
+currency's minor units, and further places only when they carry a digit.
 """
 
 from __future__ import annotations
@@ -20,8 +19,9 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.request import Request
 
-from accounts.bounds import (
+from common.bounds import (
     MAX_BIGINT,
     MAX_INTEGER,
     MONEY_DECIMAL_PLACES,
@@ -30,31 +30,12 @@ from accounts.bounds import (
     format_moment,
     moment_in_range_error,
 )
-from accounts.currencies import is_supported, minor_units
+from common.decimals import format_decimal, format_money
 
 __all__ = [
     "BoundedDateField", "BoundedDateTimeField", "BoundedIntegerField", "MoneyField",
-    "QuantityField", "format_decimal", "format_money", "format_moment", "parse_query_datetime",
+    "QuantityField", "parse_query_datetime", "query_bool", "query_text",
 ]
-
-DEFAULT_MONEY_PLACES = 2
-
-
-def format_decimal(value: Decimal | int | str, *, min_places: int = 0) -> str:
-    """``value`` as a plain decimal string with at least ``min_places`` decimals.
-
-    Trailing zeros beyond ``min_places`` are dropped; no exponent notation ever.
-    """
-    number = Decimal(value)
-    exponent = number.normalize().as_tuple().exponent
-    significant = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    places = max(min_places, significant)
-    return f"{number.quantize(Decimal(1).scaleb(-places)):f}"
-
-
-def format_money(value: Decimal | int | str, *, currency: str | None = None) -> str:
-    places = minor_units(currency) if currency and is_supported(currency) else DEFAULT_MONEY_PLACES
-    return format_decimal(value, min_places=places)
 
 
 def _resolve(instance: Any, path: str) -> Any:
@@ -181,6 +162,30 @@ class BoundedIntegerField(serializers.IntegerField):
 
 
 # --- query strings ---------------------------------------------------------------------
+
+TRUE_VALUES = {"true", "1", "yes"}
+FALSE_VALUES = {"false", "0", "no"}
+
+
+def query_text(request: Request, name: str) -> str | None:
+    """The query parameter ``name``; None when absent or empty. NUL is a 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw is not None and "\x00" in raw:
+        raise serializers.ValidationError({name: [NUL_TEXT]})
+    return raw or None
+
+
+def query_bool(request: Request, name: str) -> bool | None:
+    """The query parameter ``name`` as true/false (also 1/0, yes/no); None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in TRUE_VALUES:
+        return True
+    if raw.lower() in FALSE_VALUES:
+        return False
+    raise serializers.ValidationError({name: [f"Use true or false, not {raw!r}."]})
+
 
 _QUERY_MOMENT = BoundedDateTimeField()
 

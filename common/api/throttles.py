@@ -1,9 +1,10 @@
 """Request budgets per API key: a 429 with Retry-After once a key goes over its rate.
 
-Two budgets per key: routes an ingest key may call (permission ``HasIngestScope``, i.e.
-``POST /events``) draw on ``API_THROTTLE_RATE_INGEST``, every other route on
-``API_THROTTLE_RATE_ADMIN``, so an admin key that also sends events does not spend its
-admin budget on them. Requests without a key never get here with DRF's order
+Two budgets per key: a route whose permission names a ``throttle_bucket`` draws on
+``API_THROTTLE_RATE_<BUCKET>`` (``HasIngestScope``, i.e. ``POST /events``: ``ingest``),
+every other route on ``API_THROTTLE_RATE_ADMIN``, so an admin key that also sends events
+does not spend its admin budget on them. The key is ``request.auth`` (any saved object,
+counted by its primary key); requests without one never get here with DRF's order
 (authenticate, permissions, then throttles): they are a 401 first.
 
 The count is a sliding window estimated from two fixed-window counters, this window's
@@ -27,9 +28,7 @@ from redis.exceptions import RedisError
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
-from accounts.api.auth import HasIngestScope
-from accounts.models import ApiKey
-from billing_site.env import parse_rate
+from common.rates import parse_rate
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +64,18 @@ def retry_after(*, previous: int, current: int, elapsed: float, rate: Rate) -> f
     return rate.window - elapsed + rate.window * (1 - room / current)
 
 
+DEFAULT_BUCKET = "admin"
+
+
+def bucket_of(view) -> str:
+    """The budget a view's requests draw on: the first ``throttle_bucket`` its permission
+    classes name, else the admin budget."""
+    for permission in getattr(view, "permission_classes", ()):
+        if bucket := getattr(permission, "throttle_bucket", None):
+            return bucket
+    return DEFAULT_BUCKET
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     cache_prefix = "api-throttle"
 
@@ -72,16 +83,16 @@ class ApiKeyRateThrottle(BaseThrottle):
         self.timer = time.time
 
     def allow_request(self, request, view) -> bool:
-        key = request.auth
-        if not isinstance(key, ApiKey):
+        key = getattr(request.auth, "pk", None)
+        if key is None:
             return True
-        bucket = "ingest" if HasIngestScope in getattr(view, "permission_classes", ()) else "admin"
+        bucket = bucket_of(view)
         rate = Rate.parse(getattr(settings, f"API_THROTTLE_RATE_{bucket.upper()}"))
         now = self.timer()
         window = int(now // rate.window)
         elapsed = now - window * rate.window
         try:
-            previous, current = self._count(f"{self.cache_prefix}:{bucket}:{key.pk}", window, rate)
+            previous, current = self._count(f"{self.cache_prefix}:{bucket}:{key}", window, rate)
         except (OSError, RedisError):
             # A cache outage must not take the API down with it: the limit is a guard
             # against runaway clients, not a correctness rule. Logged so it is seen.

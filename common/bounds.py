@@ -3,7 +3,7 @@
 A billing back office has no business with the year 613 or 9628, and a count beyond what
 the column (or ``datetime.timedelta``) holds turns into a 500 far from where it came in.
 So every date, time, money amount and count is checked against these bounds at the edge,
-with a message naming the limit. The API's serializer fields (``accounts.api.fields``)
+with a message naming the limit. The API's serializer fields (``common.api.fields``)
 and the admin forms (model-field validators) both use the functions here.
 """
 
@@ -142,7 +142,7 @@ class IntegerRangeValidator:
             raise ValidationError(message, code="integer_range")
 
     def deconstruct(self) -> tuple[str, tuple, dict]:
-        return "accounts.bounds.IntegerRangeValidator", (self.minimum, self.maximum), {}
+        return "common.bounds.IntegerRangeValidator", (self.minimum, self.maximum), {}
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, IntegerRangeValidator)

@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 from rest_framework import serializers
 
-from accounts.api.fields import (
+from common.api.fields import (
     BoundedDateField,
     BoundedDateTimeField,
     BoundedIntegerField,
-    format_moment,
     parse_query_datetime,
 )
+from common.bounds import format_moment
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Money and quantities render as plain decimal strings with no false precision."""
+"""One way to drop a column's padding and to print a decimal: plain strings, no false
+precision, never an exponent."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accounts.api.fields import format_decimal, format_money
+from common.decimals import format_decimal, format_money, tidy
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,16 @@ def test_money_shows_minor_units_and_only_significant_extra_places(value, curren
 )
 def test_quantities_have_no_padding(value, text):
     assert format_decimal(value) == text
+
+
+def test_tidy_drops_column_padding_but_keeps_money_places():
+    assert str(tidy(D("0.0500000000"))) == "0.05"
+    assert str(tidy(D("40.0000000000"), 2)) == "40.00"
+    assert str(tidy(D("1000.000000"))) == "1000"
+    assert str(tidy(D("0.0000020000"))) == "0.000002"
+    assert str(tidy(D("1000.000000000000"))) == "1000"  # a numeric(38, 12) sum, not 1E+3
+    assert str(tidy(D("12345678901234567890123456.000000000000"))) == (
+        "12345678901234567890123456")  # wider than the default 28-digit context
 
 
 @given(st.decimals(min_value=D("-1e17"), max_value=D("1e17"), places=10, allow_nan=False,

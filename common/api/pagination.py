@@ -16,7 +16,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from accounts.bounds import MAX_INTEGER
+from common.bounds import MAX_INTEGER
 
 MAX_PAGE_LIMIT = 1000
 

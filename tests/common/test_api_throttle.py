@@ -12,10 +12,10 @@ from django.test import override_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
-from accounts.api import throttles
-from accounts.api.throttles import Rate, estimated_count, retry_after
 from accounts.models import ApiKey
 from accounts.services import api_key_create
+from common.api import throttles
+from common.api.throttles import Rate, estimated_count, retry_after
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

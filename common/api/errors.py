@@ -1,4 +1,4 @@
-"""Shared API plumbing: one error shape for every 4xx, and JSON for every error under /api/.
+"""One error shape for every 4xx, and JSON for every error under /api/.
 
 Errors are ``{"errors": {field: [messages]}, "detail": "..."}`` so a client can
 always find the field that was wrong. Django ``ValidationError`` raised by a
@@ -91,7 +91,7 @@ def is_api(request) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
-# Django's handlers (billing_site/urls.py): JSON under /api/, Django's pages elsewhere.
+# Django's handlers (named in billing_site/urls.py): JSON under /api/, Django's pages elsewhere.
 
 
 def not_found(request, exception=None):
