@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Customer, Seat
-from accounts.selectors import seats_active_at, seats_overlapping
 from accounts.services import seat_create, seat_update
 from tests.factories import CustomerFactory
 
@@ -80,17 +79,6 @@ def test_update_refuses_unknown_fields(customer):
     with pytest.raises(ValidationError) as excinfo:
         seat_update(seat=seat, customer=CustomerFactory())
     assert "customer" in excinfo.value.message_dict
-
-
-def test_selectors_treat_intervals_as_half_open(customer):
-    seat = seat_create(customer=customer, email="a@x.test", active_from=at(2026, 10, 1),
-                       active_until=at(2026, 10, 22))
-    assert list(seats_active_at(customer_id=customer.pk, at=at(2026, 10, 1))) == [seat]
-    assert not seats_active_at(customer_id=customer.pk, at=at(2026, 10, 22)).exists()
-    assert list(seats_overlapping(customer_id=customer.pk, start=at(2026, 10, 21),
-                                  end=at(2026, 11, 1))) == [seat]
-    assert not seats_overlapping(customer_id=customer.pk, start=at(2026, 10, 22),
-                                 end=at(2026, 11, 1)).exists()
 
 
 @pytest.mark.postgres
