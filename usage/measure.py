@@ -1,5 +1,5 @@
 """The measuring engine behind ``usage/selectors.py``: exact metric values for any range,
-reading hourly rollups for whole hours and raw events only where no rollup row holds them.
+reading rollups for whole hours and raw events only where no rollup row holds them.
 
 Exactness. The answer always equals aggregating the raw events of the range, however
 stale the rollups are. Write W for the watermark (the ``now`` of the last rollup run), M
@@ -18,8 +18,11 @@ the runs, which serialize on the watermark row's lock:
   events received before C', every (customer, hour, event type) with an event received
   in [C, C'); every other hour has no event received in [C, C'), so its rows, exact for
   C, are exact for C'. ``rollup_hours`` and ``rollup_rebuild`` recompute with the
-  current C, which keeps the claim. By (2) no row goes stale in any other way.
-So a range's whole hours are their rollup rows plus their events received at or after C
+  current C, which keeps the claim. By (2) no row goes stale in any other way. Day
+  rows are rewritten from their hour rows in the same transaction
+  (``usage/rollup_days.py``), so they hold the same events as their 24 hours.
+So a range's whole hours are their rollup rows (a day row for each whole UTC day, hour
+rows around them) plus their events received at or after C
 (the *tail*, found through the ``(customer_id, received_at)`` index: only what arrived in
 the last margin-plus-interval, or a backfill the job has not caught up with), and the
 partial edge hours are read raw. Rows and tail never overlap and miss nothing.
