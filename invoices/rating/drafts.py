@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -162,10 +162,11 @@ def _rate(target: Target, customer: _Customer, work: Work, cache: _TermsCache) -
         overrides=overrides,
     )
     # Later invoices of this pass measure their late usage from this one.
-    states[index] = replace(
-        state, plan_version_id=target.version_id, overrides=overrides,
+    states[index] = InvoiceState(
+        id=state.id, period=state.period, status=state.status,
+        plan_version_id=target.version_id, overrides=overrides,
         usage_snapshot=invoice.usage_snapshot, late_usage_snapshots=late.snapshots,
-        late_lines=late.lines,
+        late_lines=late.lines, rerating=state.rerating,
     )
     return invoice
 

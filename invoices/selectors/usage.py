@@ -98,7 +98,8 @@ def _with_metric_rows(requests: Sequence[UsageRequest]) -> Sequence[UsageRequest
                 replace(c, metric=rows[c.metric]) if isinstance(c.metric, str) else c
                 for c in request.charges
             )
-        found.append(replace(request, charges=charges))
+        found.append(UsageRequest(request.customer_id, request.start, request.end,
+                                  request.book, charges))
     return found
 
 
