@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Customer
+from invoices.rating.types import InvoiceStatus as RatingStatus
 from invoices.rating.types import LineKind
 from plans.models import Contract, PlanVersion
 
@@ -17,11 +18,12 @@ QUANTITY = {"max_digits": 38, "decimal_places": 12}
 
 
 class InvoiceStatus(models.TextChoices):
-    # Module level (as ``Invoice.Status``) so the constraints and guards below can name it.
-    DRAFT = "draft", "Draft"
-    FINALIZED = "finalized", "Finalized"
-    PAID = "paid", "Paid"
-    VOID = "void", "Void"
+    # Module level (as ``Invoice.Status``) so the constraints and guards below can name it;
+    # the values are the pure engine's, with labels for people.
+    DRAFT = RatingStatus.DRAFT.value, "Draft"
+    FINALIZED = RatingStatus.FINALIZED.value, "Finalized"
+    PAID = RatingStatus.PAID.value, "Paid"
+    VOID = RatingStatus.VOID.value, "Void"
 
 
 # What may still change on a finalized, paid or void invoice: payment and Stripe

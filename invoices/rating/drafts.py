@@ -21,13 +21,12 @@ from invoices.rating.engine import rate_period
 from invoices.rating.late_usage import InvoiceState, LateUsage, late_usage_for, snapshot_of
 from invoices.rating.money import round_money
 from invoices.rating.planning import ContractTerms, Target, spans_overlapping
-from invoices.rating.types import Line, RatedPeriod, SeatSpan, Terms
+from invoices.rating.types import InvoiceStatus, Line, RatedPeriod, SeatSpan, Terms
 from plans.periods import Period
 
 logger = logging.getLogger(__name__)
 
 UsageKey = tuple[int, Period, int]  # customer id, period, version id
-DRAFT = "draft"
 
 
 def usage_key(customer_id: int, period: Period, version_id: int) -> UsageKey:
@@ -138,7 +137,7 @@ def _rate(target: Target, customer: _Customer, work: Work, cache: _TermsCache) -
     index, previous = _saved_state(states, target)
     if index is None:
         state = InvoiceState(
-            id=object(), period=target.period, status=DRAFT,
+            id=object(), period=target.period, status=InvoiceStatus.DRAFT,
             plan_version_id=target.version_id, overrides=overrides, usage_snapshot={},
             late_usage_snapshots={}, rerating=True,
         )

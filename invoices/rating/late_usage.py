@@ -29,11 +29,10 @@ from decimal import Decimal
 from typing import Any
 
 from invoices.rating.engine import late_usage_lines
-from invoices.rating.types import Line, SeatSpan, Terms
+from invoices.rating.types import InvoiceStatus, Line, SeatSpan, Terms
 from plans.periods import Period
 
-BILLED = ("finalized", "paid")
-VOID = "void"
+BILLED = frozenset({InvoiceStatus.FINALIZED, InvoiceStatus.PAID})
 ZERO = Decimal(0)
 
 
@@ -55,7 +54,7 @@ class InvoiceState:
 
     id: Any
     period: Period
-    status: str
+    status: InvoiceStatus
     plan_version_id: int
     overrides: Mapping[str, Any]
     usage_snapshot: Mapping[str, Any]
@@ -90,7 +89,7 @@ def late_candidates(
 
 def _frozen(states: Sequence[InvoiceState], target: InvoiceState, key: str) -> bool:
     return any(
-        s.id != target.id and s.status != VOID and not s.rerating
+        s.id != target.id and s.status != InvoiceStatus.VOID and not s.rerating
         and s.period.start > target.period.start and key in s.late_usage_snapshots
         for s in states
     )
@@ -103,7 +102,8 @@ def _billed_values(
     best, snapshot = original.period.start, original.usage_snapshot
     for s in states:
         if (
-            s.id != target.id and s.status != VOID and key in s.late_usage_snapshots
+            s.id != target.id and s.status != InvoiceStatus.VOID
+            and key in s.late_usage_snapshots
             and best < s.period.start < target.period.start
         ):
             best, snapshot = s.period.start, s.late_usage_snapshots[key]

@@ -14,6 +14,16 @@ from plans.charge_rules import ChargeModel, charge_errors
 from plans.periods import Period
 
 
+class InvoiceStatus(StrEnum):
+    """Where an invoice is in its life; ``Invoice.Status`` takes its values from here, so
+    planning and late usage can read saved invoices' states without the model."""
+
+    DRAFT = "draft"
+    FINALIZED = "finalized"
+    PAID = "paid"
+    VOID = "void"
+
+
 class LineKind(StrEnum):
     """What an invoice line bills; ``InvoiceLine.Kind`` takes its values from here, so the
     engine needs no model to name them."""

@@ -1,12 +1,14 @@
-"""Line kinds have one spelling: the pure engine's ``LineKind``, which invoice lines store."""
+"""Line kinds and invoice statuses have one spelling: the pure engine's enums, which the
+models store."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal as D
 
-from invoices.models import InvoiceLine
+from invoices.models import Invoice, InvoiceLine
 from invoices.rating import ChargeTerms, LineKind, Terms, late_usage_lines, rate_period
+from invoices.rating.types import InvoiceStatus
 from plans.periods import Period
 
 OCTOBER = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1))
@@ -14,6 +16,10 @@ OCTOBER = Period(dt.date(2026, 10, 1), dt.date(2026, 11, 1))
 
 def test_invoice_lines_store_exactly_the_kinds_the_engine_rates():
     assert InvoiceLine.Kind.values == [kind.value for kind in LineKind]
+
+
+def test_invoices_store_exactly_the_statuses_planning_and_late_usage_read():
+    assert Invoice.Status.values == [status.value for status in InvoiceStatus]
 
 
 def test_every_line_the_engine_makes_is_named_by_a_line_kind():
