@@ -138,7 +138,7 @@ def _metric_day(customer_id: int, day: dt.datetime, metrics: list[Metric]) -> No
             acc.add_rollup(value=value, event_count=event_count, distinct_values=distinct_values)
             count, cost = count + event_count, cost + provider_cost
         if count:
-            unique = metric.aggregation == "unique_count"
+            unique = metric.aggregation == Metric.Aggregation.UNIQUE_COUNT
             rows.append(UsageRollupDay(
                 customer_id=customer_id, metric=metric, day=day, value=acc.value,
                 event_count=count, provider_cost=cost,
