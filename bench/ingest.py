@@ -183,9 +183,10 @@ def free_port() -> int:
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int,
                    log: Path) -> subprocess.Popen:
-    command = [str(ROOT / ".venv/bin/gunicorn"), "billing_site.wsgi:application",
+    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "billing_site/gunicorn.conf.py",
+               "billing_site.wsgi:application",
                "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--timeout", "60", "--graceful-timeout", "5"]
+               "--graceful-timeout", "5"]
     if threads > 1:
         command += ["--worker-class", "gthread", "--threads", str(threads)]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},

@@ -42,3 +42,23 @@ def test_every_dictionary_the_config_binds_is_one_the_seed_writes(monkeypatch):
 
     with pytest.raises(ConfigError, match="runs"):
         SchemathesisConfig.from_str(CONFIG.read_text() + dictionaries_toml(missing_runs))
+
+
+def test_fuzz_leaves_out_request_lines_gunicorn_refuses_and_keeps_the_rest():
+    from tests.fuzz import hooks
+
+    assert hooks.LIMIT_REQUEST_LINE == 8190  # read from billing_site/gunicorn.conf.py
+    # The CI find: sixty repeated values of `limit` on GET /billing-runs.
+    sixty = {"limit": ["\U0010ffff" * 20] * 60}
+    assert hooks.request_line_length("/api/v1/billing-runs", None, sixty) > 8190
+    assert hooks.request_line_length("/api/v1/billing-runs", None, {"limit": ["10"]}) < 100
+    # Path parameters count as sent: percent-encoded.
+    long_id = {"external_id": "é" * 2000}
+    assert hooks.request_line_length("/api/v1/customers/{external_id}", long_id, None) > 8190
+
+
+def test_every_way_the_app_is_served_uses_the_gunicorn_config():
+    root = Path(__file__).resolve().parents[2]
+    for path in ("tests/fuzz/run_schemathesis.sh", "bench/ingest.py", "bench/usage_read.py",
+                 "README.md", "docs/operations.md"):
+        assert "billing_site/gunicorn.conf.py" in (root / path).read_text(), path
