@@ -49,9 +49,12 @@ INSTALLED_APPS = [
     "axes",
     "billing_site.apps.BillingSiteConfig",
     "accounts",
+    "accounts.outbound",
     "plans",
     "usage",
     "invoices",
+    "invoices.alerts",
+    "invoices.lab",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Outbound webhooks: the vendor's own endpoints, signed deliveries and their attempts (a Django app, label `outbound`)."""

@@ -1,0 +1,3 @@
+"""Pricing lab: backtests of plan versions on real usage and provider cost."""
+
+from __future__ import annotations
