@@ -1,8 +1,8 @@
-from django.urls import path
+from django.urls import include, path
 
-from invoices.views import customer_home, invoice_page
+from invoices.views import invoice_page
 
 urlpatterns = [
-    path("", customer_home, name="home"),
+    path("", include("invoices.portal.urls")),
     path("invoices/<str:invoice_id>/", invoice_page, name="invoice-page"),
 ]
