@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import ApiKey, Customer, Seat
+from accounts.models import ApiKey, Customer, CustomerUser, Seat
 
 
 def customer_get(*, external_id: str) -> Customer | None:
@@ -39,3 +39,28 @@ def seat_get(*, customer: Customer, seat_id: int) -> Seat | None:
 
 def api_key_get(*, prefix: str) -> ApiKey | None:
     return ApiKey.objects.filter(prefix=prefix).first()
+
+
+# --- The portal's logins -----------------------------------------------------------------
+
+
+def customer_membership(*, user) -> CustomerUser | None:
+    """The link of a logged-in (non-staff) user to their one customer, with the customer."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return CustomerUser.objects.filter(user=user).select_related("customer").first()
+
+
+def customer_user_can_manage(*, user, customer: Customer) -> bool:
+    """Whether ``user`` is an admin of ``customer``: invites colleagues, sets alert
+    thresholds. A viewer, another customer's admin or a staff login without a membership
+    may not (staff manage customers in the admin)."""
+    membership = customer_membership(user=user)
+    return (membership is not None and membership.customer_id == customer.pk
+            and membership.role == CustomerUser.Role.ADMIN)
+
+
+def customer_user_list(*, customer: Customer) -> QuerySet[CustomerUser]:
+    """The people who log in for ``customer``, admins first, then by username."""
+    return (CustomerUser.objects.filter(customer=customer).select_related("user")
+            .order_by("role", "user__username"))
