@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("plans.api.urls")),
     path("", include("usage.api.urls")),
     path("", include("invoices.api.urls")),
+    path("", include("invoices.lab.api.urls")),
 ]
 
 urlpatterns = [
