@@ -25,6 +25,7 @@ from accounts.selectors import customer_get
 from common.api.fields import BoundedDateTimeField
 from common.api.schema import error_response
 from common.decimals import format_decimal
+from common.side_by_side import side_by_side
 from plans.models import Metric
 from usage.api import examples
 from usage.api.serializers import (
@@ -186,8 +187,10 @@ class CustomerUsageView(APIView):
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
         metrics = list(Metric.objects.all())
-        totals = usage_totals(customer=customer, start=start, end=end, metrics=metrics)
-        cost = usage_breakdown(customer=customer, start=start, end=end)
+        totals, cost = side_by_side(
+            lambda: usage_totals(customer=customer, start=start, end=end, metrics=metrics),
+            lambda: usage_breakdown(customer=customer, start=start, end=end),
+        )
         return Response({
             "customer": customer.external_id,
             "start": _iso(start),
