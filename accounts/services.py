@@ -173,3 +173,55 @@ def customer_user_create(*, customer: Customer, username: str, password: str, em
 
     user = get_user_model().objects.create_user(username=username, password=password, email=email)
     return CustomerUser.objects.create(user=user, customer=customer, role=role)
+
+
+def invite_username(email: str) -> str:
+    """An invited colleague logs in with their email address (normalised)."""
+    return email.strip().lower()
+
+
+@transaction.atomic
+def customer_user_invite(*, customer: Customer, email: str, set_password_url: Callable[..., str],
+                         now: dt.datetime, name: str = "") -> CustomerUser:
+    """A colleague of ``customer`` as a viewer: a new login named by their email, and an
+    email (sent once the transaction commits) with a link to choose their password.
+
+    The link is Django's password-reset link (``default_token_generator``): it works once,
+    expires after ``PASSWORD_RESET_TIMEOUT``, and the colleague can always ask for a new
+    one with "Forgot password?". ``set_password_url(uidb64=..., token=...)`` turns the pair
+    into an absolute URL (the view knows the site's address). The login starts with a
+    random password nobody knows, so the reset form, which skips logins without a usable
+    password, serves it too. An email that already has a login is refused: the
+    ``auth_user.username`` unique constraint decides, not a lookup.
+    """
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.core.validators import validate_email
+    from django.template.loader import render_to_string
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    address = invite_username(email)
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError({"email": ["Enter a valid email address."]}) from None
+    first, _, last = name.strip().partition(" ")
+    user = get_user_model()(username=address, email=address, first_name=first[:150],
+                            last_name=last[:150], date_joined=now)
+    user.set_password(secrets.token_urlsafe(32))
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise ValidationError({"email": [f"{address} already has a login."]}) from None
+    membership = CustomerUser.objects.create(user=user, customer=customer,
+                                             role=CustomerUser.Role.VIEWER)
+    link = set_password_url(uidb64=urlsafe_base64_encode(force_bytes(user.pk)),
+                            token=default_token_generator.make_token(user))
+    context = {"customer": customer, "user": user, "link": link}
+    subject = render_to_string("registration/invite_subject.txt", context).strip()
+    body = render_to_string("registration/invite_email.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [address]))
+    return membership

@@ -1,8 +1,6 @@
 from django.urls import include, path
 
-from invoices.views import invoice_page
-
+# The invoice page is the portal's (invoices/portal/invoices.py); staff open it too.
 urlpatterns = [
     path("", include("invoices.portal.urls")),
-    path("invoices/<str:invoice_id>/", invoice_page, name="invoice-page"),
 ]

@@ -1,31 +1,18 @@
-"""The printable invoice page: every line's arithmetic, for staff and the customer's users."""
+"""Where a login lands (the invoice page is the portal's: invoices/portal/invoices.py)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from invoices.documents import invoice_document, upcoming_document
+from invoices.documents import upcoming_document
 from invoices.models import Invoice
-from invoices.selectors import customer_of, invoice_get, invoice_list, invoice_viewable_by
+from invoices.selectors import customer_of, invoice_list
 from invoices.selectors.preview import upcoming_invoice
 from plans.selectors import contract_pending_migrations
-
-
-@login_required
-def invoice_page(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = invoice_get(invoice_id=invoice_id)
-    if invoice is None:
-        raise Http404("No such invoice.")
-    if not invoice_viewable_by(invoice=invoice, user=request.user):
-        raise PermissionDenied("This invoice belongs to another customer.")
-    return render(request, "invoices/invoice_detail.html", {
-        "invoice": invoice_document(invoice),
-        "customer": invoice.customer,
-    })
 
 
 @login_required

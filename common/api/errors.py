@@ -97,7 +97,8 @@ def is_api(request) -> bool:
 def not_found(request, exception=None):
     if is_api(request):
         return JsonResponse({"detail": f"No API route {request.path}."}, status=404)
-    return page_not_found(request, exception)
+    # templates/404.html says what to do (go back to the dashboard, log in as someone else).
+    return page_not_found(request, exception, template_name="404.html")
 
 
 def server_error(request):
@@ -116,7 +117,7 @@ def bad_request_error(request, exception=None):
 def permission_denied_error(request, exception=None):
     if is_api(request):
         return JsonResponse({"detail": "Permission denied."}, status=403)
-    return permission_denied(request, exception)
+    return permission_denied(request, exception, template_name="403.html")
 
 
 @csrf_exempt

@@ -1,8 +1,17 @@
 from django.urls import path
 
+from invoices.portal import exports, invoices, team
 from invoices.views import customer_home
 
 # Every customer-facing URL is here (tests/pages walk them as another customer's user).
 urlpatterns = [
     path("", customer_home, name="home"),
+    path("invoices/", invoices.invoice_list_page, name="portal-invoices"),
+    path("invoices/<str:invoice_id>/", invoices.invoice_page, name="invoice-page"),
+    path("invoices/<str:invoice_id>/lines/<int:position>/events.csv", exports.line_events_csv,
+         name="portal-export-line-events"),
+    path("exports/", exports.exports_page, name="portal-exports"),
+    path("exports/usage.csv", exports.usage_csv, name="portal-export-usage"),
+    path("team/", team.team_page, name="portal-team"),
+    path("team/invite/", team.team_invite, name="portal-team-invite"),
 ]

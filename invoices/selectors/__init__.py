@@ -54,6 +54,22 @@ def invoice_viewable_by(*, invoice: Invoice, user) -> bool:
     return CustomerUser.objects.filter(user=user, customer_id=invoice.customer_id).exists()
 
 
+def portal_invoice_list(*, customer: Customer, with_lines: bool = False) -> QuerySet[Invoice]:
+    """What a customer's users see: their finalized, paid and void invoices, newest first
+    (drafts are ops' working copies)."""
+    return invoice_list(customer=customer, with_lines=with_lines).exclude(
+        status=Invoice.Status.DRAFT)
+
+
+def portal_invoice_get(*, customer: Customer, invoice_id: object) -> Invoice | None:
+    """The invoice, only if it is one of ``portal_invoice_list(customer)``: another
+    customer's invoice, a draft and a malformed id all read as none."""
+    pk = _as_uuid(invoice_id)
+    if pk is None:
+        return None
+    return portal_invoice_list(customer=customer, with_lines=True).filter(pk=pk).first()
+
+
 def customer_of(*, user) -> Customer | None:
     membership = CustomerUser.objects.filter(user=user).select_related("customer").first()
     return membership.customer if membership else None

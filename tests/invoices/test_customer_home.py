@@ -49,7 +49,7 @@ def test_customer_sees_finalized_invoices_but_not_drafts(client, billed):
     with time_machine.travel(dt.datetime(2026, 11, 10, tzinfo=dt.UTC), tick=False):
         page = client.get("/").content.decode()
         assert "No invoices yet." in page
-        assert client.get(f"/invoices/{draft.pk}/").status_code == 403
+        assert client.get(f"/invoices/{draft.pk}/").status_code == 404
         invoice_finalize(invoice=draft, now=at(2026, 11, 2))
         page = client.get("/").content.decode()
     assert "USD-000001" in page and "216.80 USD" in page

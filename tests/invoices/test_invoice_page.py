@@ -1,5 +1,5 @@
-"""The printable invoice page: shows every line's arithmetic; staff and the customer's own
-users only."""
+"""The printable invoice page: shows every line's arithmetic in words; staff and the
+customer's own users only (anyone else: the same 404 as an id that does not exist)."""
 
 from __future__ import annotations
 
@@ -36,9 +36,11 @@ def test_page_shows_number_status_lines_arithmetic_and_total(staff, invoice):
     html = staff.get(f"/invoices/{invoice.pk}/").content.decode()
 
     assert "Invoice USD-000001" in html and "finalized" in html
-    assert "4.322581" in html and "40.00" in html and "172.90" in html
-    assert "used 5200 − included 4322 = billable 878" in html
-    assert "43.90" in html and 'id="total">216.80<' in html
+    assert "4.322581 seats × $40.00 = $172.90" in html
+    assert "878 tasks completed over the 4,322 included × $0.05 = $43.90" in html
+    assert 'id="total">$216.80<' in html
+    assert 'id="period">1 Oct – 31 Oct 2026<' in html
+    assert "exclusive" not in html and "5.000000" not in html
     assert "@media print" in html
 
 
@@ -59,8 +61,9 @@ def test_page_lists_the_tier_breakdown(staff):
 
     assert "Tier breakdown" in html
     assert html.count('class="tier"') == 2
-    assert "up to 1000" in html and "and up" in html
-    assert ">21.00<" in html  # 1000 × 0.01 + 1.00 + 2000 × 0.005
+    assert "1,000 tokens (up to 1,000) × $0.01 + $1.00 flat = $11.00" in html
+    assert "2,000 tokens (beyond) × $0.005 = $10.00" in html
+    assert ">$21.00<" in html  # 1000 × 0.01 + 1.00 + 2000 × 0.005
 
 
 def test_customer_user_sees_own_invoice_but_not_another_customers(client, invoice):
@@ -71,7 +74,7 @@ def test_customer_user_sees_own_invoice_but_not_another_customers(client, invoic
     client.login(username="alice", password="pw-123456")
     assert client.get(f"/invoices/{invoice.pk}/").status_code == 200
     client.login(username="mallory", password="pw-123456")
-    assert client.get(f"/invoices/{invoice.pk}/").status_code == 403
+    assert client.get(f"/invoices/{invoice.pk}/").status_code == 404
 
 
 def test_anonymous_is_sent_to_login_and_unknown_invoice_is_404(client, staff, invoice):
@@ -83,11 +86,11 @@ def test_anonymous_is_sent_to_login_and_unknown_invoice_is_404(client, staff, in
     assert staff.get("/invoices/nope/").status_code == 404
 
 
-def test_plain_user_without_customer_is_forbidden(client, invoice):
+def test_plain_user_without_customer_finds_nothing(client, invoice):
     user = get_user_model().objects.create_user("someone", password="pw-123456")
     client.force_login(user)
 
-    assert client.get(f"/invoices/{invoice.pk}/").status_code == 403
+    assert client.get(f"/invoices/{invoice.pk}/").status_code == 404
 
 
 def test_draft_page_says_it_may_change(staff):
