@@ -84,7 +84,7 @@ def _plural(word: str, count: Decimal) -> str:
 class LineWords:
     """One invoice line for people: what it is, how its amount was reached, the amount."""
 
-    position: int  # 1-based, as the line's number in exports
+    position: int  # as stored (0-based, in order): the events export names the line by it
     kind: str
     title: str
     arithmetic: str  # the sentence, ending in "= amount"
@@ -107,7 +107,7 @@ def line_words(
     words: list[LineWords] = []
     before = Decimal(0)
     usage_total = Decimal(0)
-    for index, raw in enumerate(lines, start=1):
+    for index, raw in enumerate(lines):
         line = raw if isinstance(raw, Mapping) else raw.as_dict()
         amount = Decimal(line["amount"])
         words.append(_line(index, line, amount, currency, metric_names, before, usage_total,
