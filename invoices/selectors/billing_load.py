@@ -145,6 +145,22 @@ def load_period(*, contract_id: int, period: Period, draft_id: Any = None) -> Bi
     return _load(targets, [contract], drafts, {})
 
 
+def load_contracts(*, where: Q) -> list[ContractTerms]:
+    """Contracts as a run sees them (calendar, pinned version, overrides, migrations),
+    by customer and start: for callers that choose their own targets (a backtest)."""
+    return _contracts(where)
+
+
+def load_unbilled(
+    *, targets: Sequence[Target], contracts: Sequence[ContractTerms],
+    books: MutableMapping[int, PriceBook] | None = None, scans: WindowScans | None = None,
+) -> Work:
+    """The work of rating ``targets`` (any versions) as if nothing had been invoiced:
+    every event known now counts in its own period, so no late usage. The pricing lab's
+    backtest: what a period costs on a version, on the run's own load and engine."""
+    return _load(targets, contracts, (), {}, books=books, scans=scans, history=False).work
+
+
 @dataclass(frozen=True)
 class DueWork:
     customer_ids: list[int]
@@ -293,8 +309,10 @@ def _load(
     targets: Sequence[Target], contracts: Sequence[ContractTerms],
     drafts: Sequence[SavedDraft], refused: Mapping[int, str], *,
     books: MutableMapping[int, PriceBook] | None = None, scans: WindowScans | None = None,
+    history: bool = True,
 ) -> BillingLoad:
-    """Everything rating ``targets`` needs besides their contracts."""
+    """Everything rating ``targets`` needs besides their contracts; without ``history``,
+    no earlier invoices (so no late usage)."""
     by_id = {d.id: d for d in drafts}
     backfill = backfill_window()
     work_books: dict[int, PriceBook] = {}
@@ -304,7 +322,8 @@ def _load(
     if targets:
         customer_ids = sorted({t.customer_id for t in targets})
         earliest = min(t.period.start for t in targets)
-        states = _states(customer_ids, since=earliest - backfill, rerated=by_id)
+        if history:
+            states = _states(customer_ids, since=earliest - backfill, rerated=by_id)
         work_books = load_price_books(
             {t.version_id for t in targets}
             | {s.plan_version_id for rows in states.values() for s in rows},
