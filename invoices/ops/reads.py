@@ -1,0 +1,283 @@
+"""Reads behind the ops views, over the whole book at once: a handful of GROUP BY queries
+(invoices by customer, usage rollups by customer) whatever the number of customers,
+never a query per customer. The arithmetic is ``invoices/ops/margins.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.apps import apps
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.utils import timezone
+
+from accounts.models import Customer
+from invoices.models import Invoice, InvoiceLine
+from invoices.ops import margins
+from invoices.ops.margins import AllowanceShare, CustomerMargin, MarginTotals, Month
+from invoices.rating.drafts import rate_work
+from invoices.rating.planning import Target
+
+# A batched upcoming invoice: the run's own load step for targets we choose. Private
+# names of billing_load on purpose: the same load the preview and the runs use, not a copy.
+from invoices.selectors.billing_load import BILLABLE_CONTRACTS, _contracts, _load
+from invoices.selectors.preview import upcoming_invoice
+from plans.models import Contract
+from plans.selectors import contracts_ending_between
+from usage.ingest import AI_CALL
+from usage.ops_reads import book_slices, cost_by_customer
+from usage.pricing import unpriced_model_counts
+from usage.selectors import usage_slices
+
+ZERO = Decimal(0)
+RENEWAL_DAYS = 30
+USAGE = InvoiceLine.Kind.USAGE
+SEAT = InvoiceLine.Kind.SEAT
+
+
+def today() -> dt.date:
+    return timezone.now().astimezone(dt.UTC).date()
+
+
+# --- Revenue ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revenue:
+    by_customer: dict[int, Decimal]
+    over_allowance: dict[int, bool]  # hybrid-plan customers only: True when over
+    estimated: bool
+
+
+def invoiced_revenue(month: Month) -> Revenue:
+    """The non-void invoices of periods starting in ``month`` (drafts count: they are what
+    will be invoiced), summed per customer; and which hybrid customers went over."""
+    invoices = Invoice.objects.filter(
+        period_start__gte=month.start, period_start__lt=month.end,
+    ).exclude(status=Invoice.Status.VOID)
+    totals = dict(invoices.order_by().values("customer_id").annotate(total=Sum("total"))
+                  .values_list("customer_id", "total"))
+    # Hybrid: a seat line and a usage line with an allowance on the same invoice.
+    seats = InvoiceLine.objects.filter(invoice=OuterRef("invoice"), kind=SEAT)
+    lines = (
+        InvoiceLine.objects.filter(invoice__in=invoices, kind=USAGE, included__gt=0)
+        .filter(Exists(seats)).order_by()
+        .values("invoice__customer_id")
+        .annotate(over=Count("pk", filter=Q(billable__gt=0)))
+        .values_list("invoice__customer_id", "over")
+    )
+    return Revenue(totals, {customer: over > 0 for customer, over in lines}, estimated=False)
+
+
+def estimated_revenue(*, day: dt.date) -> Revenue:
+    """Every customer's upcoming invoice for the period containing ``day`` (the usage so
+    far, rated by the billing engine, saved nowhere), loaded and rated in one batch the
+    way ``invoices.selectors.preview.upcoming_invoice`` does it for one customer."""
+    in_force = _contracts(
+        Q(status__in=BILLABLE_CONTRACTS, start_date__lte=day)
+        & (Q(end_date__isnull=True) | Q(end_date__gte=day)))
+    chosen = {}
+    for contract in in_force:  # by customer and start: the latest start wins, as preview's
+        chosen[contract.customer_id] = contract
+    targets = []
+    for contract in chosen.values():
+        period = contract.calendar.period_containing(day)
+        targets.append(Target(contract.customer_id, contract.contract_id, period,
+                              contract.version_for(period)))
+    targets.sort(key=lambda t: t.sort_key)
+    loaded = _load(targets, list(chosen.values()), [], {})
+    totals: dict[int, Decimal] = {}
+    over: dict[int, bool] = {}
+    for rating in rate_work(loaded.work):
+        if rating.error is not None or not rating.invoices:
+            continue  # left out of the report, as the preview refuses it
+        rated = rating.invoices[-1]
+        totals[rating.customer_id] = rated.total
+        flag = margins.over_allowance((line.kind, line.included, line.billable)
+                                      for line in rated.lines)
+        if flag is not None:
+            over[rating.customer_id] = flag
+    return Revenue(totals, over, estimated=True)
+
+
+def revenue_for(month: Month, *, day: dt.date) -> Revenue:
+    return estimated_revenue(day=day) if month.is_open(day) else invoiced_revenue(month)
+
+
+# --- The margin report --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarginReport:
+    month: Month
+    rows: list[CustomerMargin]  # sorted, money-losing first
+    totals: MarginTotals
+    estimated: bool
+    allowance: AllowanceShare  # hybrid customers over their allowance this period
+    allowance_previous: AllowanceShare
+
+
+def _customers(ids: Iterable[int]) -> dict[int, margins.Customer]:
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    query = Customer.objects.order_by()
+    # Most of the book: one range scan beats an IN list of thousands of ids.
+    query = (query.filter(pk__in=ids) if len(ids) <= 500
+             else query.filter(pk__gte=ids[0], pk__lte=ids[-1]))
+    wanted = set(ids)
+    return {
+        pk: margins.Customer(pk, external_id, name, currency)
+        for pk, external_id, name, currency in query.values_list(
+            "pk", "external_id", "name", "currency")
+        if pk in wanted
+    }
+
+
+def margin_report(*, month: Month, day: dt.date, sort: str = "margin",
+                  descending: bool = False) -> MarginReport:
+    revenue = revenue_for(month, day=day)
+    previous = revenue_for(month.previous(), day=day)
+    cost = cost_by_customer(start=month.start, end=month.end)
+    customers = _customers(set(revenue.by_customer) | set(cost))
+    rows = margins.margin_rows(customers=customers, revenue=revenue.by_customer, cost=cost,
+                               estimated=revenue.estimated)
+    return MarginReport(
+        month=month, rows=margins.sort_rows(rows, sort, descending),
+        totals=margins.totals(rows), estimated=revenue.estimated,
+        allowance=margins.allowance_share(revenue.over_allowance.values()),
+        allowance_previous=margins.allowance_share(previous.over_allowance.values()),
+    )
+
+
+# --- One customer ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerReport:
+    customer: Customer
+    month: Month
+    margin: CustomerMargin
+    tail: margins.SeatTail
+    seats: list  # usage.selectors.UsageSlice rows by seat, costliest first
+    initiated_by: list  # UsageSlice rows by initiated_by
+    initiated_shares: dict[str, Decimal | None]  # of cost
+    models: list  # UsageSlice rows by model
+
+
+def _summed(slices) -> dict[str, dict]:
+    """UsageSlice rows of several event types → per member: events, tokens, cost."""
+    found: dict[str, dict] = defaultdict(lambda: {"events": 0, "tokens": ZERO, "cost": ZERO})
+    for s in slices:
+        found[s.member]["events"] += s.events
+        found[s.member]["tokens"] += s.total_tokens
+        found[s.member]["cost"] += s.cost
+    return dict(found)
+
+
+def customer_report(*, customer: Customer, month: Month, day: dt.date) -> CustomerReport:
+    start, end = month.start, month.end
+    if month.is_open(day):
+        upcoming = upcoming_invoice(customer=customer, at=timezone.now())
+        revenue = upcoming.rated.total if upcoming is not None else ZERO
+    else:
+        revenue = invoiced_revenue_of(customer, month)
+    cost = cost_by_customer_one(customer, month)
+    info = margins.Customer(customer.pk, customer.external_id, customer.name, customer.currency)
+    margin = CustomerMargin(info, revenue, cost, estimated=month.is_open(day))
+    seats = _summed(usage_slices(customer=customer, start=start, end=end, dimension="seat"))
+    initiated = _summed(usage_slices(customer=customer, start=start, end=end,
+                                     dimension="initiated_by"))
+    models = _summed(usage_slices(customer=customer, start=start, end=end, dimension="model",
+                                  event_type=AI_CALL))
+    by_cost = lambda rows: sorted(  # noqa: E731
+        ({"member": m, **v} for m, v in rows.items()), key=lambda r: (-r["cost"], r["member"]))
+    return CustomerReport(
+        customer=customer, month=month, margin=margin,
+        tail=margins.seat_tail({m: v["cost"] for m, v in seats.items()}),
+        seats=by_cost(seats), initiated_by=by_cost(initiated),
+        initiated_shares=margins.shares({m: v["cost"] for m, v in initiated.items()}),
+        models=by_cost(models),
+    )
+
+
+def invoiced_revenue_of(customer: Customer, month: Month) -> Decimal:
+    return (
+        Invoice.objects.filter(customer=customer, period_start__gte=month.start,
+                               period_start__lt=month.end)
+        .exclude(status=Invoice.Status.VOID).aggregate(total=Sum("total"))["total"] or ZERO
+    )
+
+
+def cost_by_customer_one(customer: Customer, month: Month) -> Decimal:
+    rows = book_slices(start=month.start, end=month.end, dimension="",
+                       customer_ids=[customer.pk])
+    return rows[0].cost if rows else ZERO
+
+
+# --- Book-wide lists -----------------------------------------------------------------
+
+
+def cost_by_model(month: Month) -> list:
+    """AI calls' events, tokens and provider cost by model over everyone, costliest first."""
+    return book_slices(start=month.start, end=month.end, dimension="model",
+                       event_type=AI_CALL, by_customer=False)
+
+
+def renewals_due(*, day: dt.date, days: int = RENEWAL_DAYS) -> Sequence[Contract]:
+    return contracts_ending_between(start=day, end=day + dt.timedelta(days=days)).order_by(
+        "end_date", "customer__external_id")
+
+
+def unpriced_models() -> list[dict]:
+    return unpriced_model_counts()
+
+
+# --- The dashboard -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    drafts: int
+    drafts_held: int
+    stripe_failed: int
+    alerts_sent: int | None  # None until the alerts app has its model
+    unpriced_models: int
+    renewals_due: int
+    month: Month
+    totals: MarginTotals
+    estimated: bool
+
+
+def alert_crossings_since(start: dt.datetime) -> int | None:
+    """Alert crossings sent since ``start``, when ``invoices.alerts`` has its model."""
+    if not apps.is_installed("invoices.alerts"):
+        return None
+    try:
+        model = apps.get_model("alerts", "AlertCrossing")
+    except LookupError:
+        return None
+    moment = next((f.name for f in model._meta.concrete_fields
+                   if f.name in ("sent_at", "crossed_at", "created_at")), None)
+    rows = model.objects.all()
+    return rows.filter(**{f"{moment}__gte": start}).count() if moment else rows.count()
+
+
+def dashboard(*, day: dt.date) -> Dashboard:
+    month = Month.of(day)
+    report = margin_report(month=month, day=day)
+    drafts = Invoice.objects.filter(status=Invoice.Status.DRAFT).aggregate(
+        all=Count("pk"), held=Count("pk", filter=Q(on_hold=True)))
+    return Dashboard(
+        drafts=drafts["all"], drafts_held=drafts["held"],
+        stripe_failed=Invoice.objects.filter(
+            stripe_state=Invoice.StripeState.FAILED).count(),
+        alerts_sent=alert_crossings_since(month.start),
+        unpriced_models=len(unpriced_models()),
+        renewals_due=renewals_due(day=day).count(),
+        month=month, totals=report.totals, estimated=report.estimated,
+    )
