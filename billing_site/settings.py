@@ -194,6 +194,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "InvoiceStatusEnum": "invoices.models.Invoice.Status",
+        "BacktestStatusEnum": "invoices.lab.models.Backtest.Status",
     },
 }
 
