@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from invoices.models import Invoice
+from invoices.services.events import publish_invoice_event
 from invoices.services.numbering import next_invoice_number
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def invoice_finalize(*, invoice: Invoice, now: dt.datetime) -> Invoice:
     else:
         invoice.stripe_state = Invoice.StripeState.OFF
     invoice.save()
+    publish_invoice_event(invoice=invoice, now=now)  # outbound webhook, sent on commit
     return invoice
 
 
@@ -75,6 +77,7 @@ def invoice_void(*, invoice: Invoice, now: dt.datetime) -> Invoice:
     invoice.status = Status.VOID
     invoice.voided_at = now
     invoice.save(update_fields=["status", "voided_at", "updated_at"])
+    publish_invoice_event(invoice=invoice, now=now)
     return invoice
 
 
@@ -89,6 +92,7 @@ def invoice_mark_paid(*, invoice: Invoice, paid_at: dt.datetime) -> Invoice:
     invoice.status = Status.PAID
     invoice.paid_at = paid_at
     invoice.save(update_fields=["status", "paid_at", "updated_at"])
+    publish_invoice_event(invoice=invoice, now=paid_at)
     return invoice
 
 

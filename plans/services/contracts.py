@@ -15,6 +15,7 @@ from plans.models import Contract, ContractMigration, PlanVersion
 from plans.models.contracts import DEFAULT_NOTICE_DAYS
 from plans.periods import MONTH, add_months, is_period_start, period_index_containing
 from plans.selectors import contract_version_at, plan_current_version
+from plans.services.events import publish_contract_renewed, publish_migration_scheduled
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +147,12 @@ def contract_schedule_migration(*, contract: Contract, plan_version: PlanVersion
         raise ValidationError({"effective_date": ["effective_date is after the contract's end."]})
     try:
         with transaction.atomic():
-            return ContractMigration.objects.create(
+            migration = ContractMigration.objects.create(
                 contract=contract, plan_version=plan_version, effective_date=effective_date,
                 notice_days=notice_days, scheduled_on=today,
             )
+            publish_migration_scheduled(migration=migration, current=current, today=today)
+            return migration
     except IntegrityError:
         raise ValidationError(
             {"effective_date": ["A migration is already scheduled for that date."]}
@@ -184,7 +187,7 @@ def _renewal_version(contract: Contract, today: dt.date) -> PlanVersion:
     return latest
 
 
-def _renew_one(contract_id: int, today: dt.date) -> Contract | None:
+def _renew_one(contract_id: int, today: dt.date, now: dt.datetime) -> Contract | None:
     with transaction.atomic():
         contract = (
             Contract.objects.select_for_update()
@@ -203,12 +206,14 @@ def _renew_one(contract_id: int, today: dt.date) -> Contract | None:
         start_index = period_index_containing(contract.anchor_date, MONTH, start)
         end = add_months(contract.anchor_date, start_index + months) - ONE_DAY
         overrides = {name: getattr(contract, name) for name in OVERRIDE_FIELDS}
-        return Contract.objects.create(
+        renewed = Contract.objects.create(
             customer=contract.customer, plan_version=_renewal_version(contract, today),
             start_date=start, end_date=end, anchor_date=contract.anchor_date,
             auto_renew=True, renewal=contract.renewal, committed_seats=contract.committed_seats,
             renewed_from=contract, **overrides,
         )
+        publish_contract_renewed(renewed=renewed, now=now)  # outbound webhook, on commit
+        return renewed
 
 
 def contract_renew_due(*, now: dt.datetime,
@@ -226,7 +231,7 @@ def contract_renew_due(*, now: dt.datetime,
     renewed = []
     for contract_id in due.values_list("pk", flat=True):
         try:
-            new = _renew_one(contract_id, today)
+            new = _renew_one(contract_id, today, now)
         except IntegrityError:
             logger.info("contract %s was renewed concurrently", contract_id)
             continue
