@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from common.display import money_column, quantity_column
 from invoices.models import BillingRun, Invoice, InvoiceLine
 from invoices.services import (
     invoice_finalize,
@@ -73,14 +77,50 @@ def rerate(modeladmin, request, queryset):
 
 INVOICE_ACTIONS = [finalize, void, hold, release_hold, rerate, retry_stripe_sync]
 
+# The invoice page's buttons: verb → (label, service, confirm question or "" for none).
+BUTTONS = {
+    "finalize": ("Finalize", lambda i: queue_invoice_sync(
+        invoice_finalize(invoice=i, now=timezone.now())), ""),
+    "hold": ("Hold", lambda i: invoice_hold(invoice=i), ""),
+    "release": ("Release hold", lambda i: invoice_release_hold(invoice=i), ""),
+    "void": ("Void", lambda i: queue_invoice_void(invoice_void(invoice=i, now=timezone.now())),
+             "Void {invoice}? A void invoice stays on record and cannot be changed again; "
+             "a finalized one is voided in Stripe too."),
+}
+
+
+def _buttons_for(invoice: Invoice) -> list[str]:
+    if invoice.status == Invoice.Status.DRAFT:
+        return ["finalize", "release" if invoice.on_hold else "hold", "void"]
+    if invoice.status == Invoice.Status.FINALIZED:
+        return ["void"]
+    return []
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
 
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    fields = ["position", "kind", "description", "quantity", "unit_price", "value", "included",
-              "billable", "tiers_text", "amount", "period_start", "stripe_invoice_item_id"]
+    fields = ["position", "kind", "description", "quantity_", "unit_price_", "value_",
+              "included_", "billable_", "tiers_text", "amount_", "period_start",
+              "stripe_invoice_item_id"]
     readonly_fields = fields
+    # For people: the columns keep 10 or 12 places; amounts in the currency's minor unit.
+    quantity_ = quantity_column("quantity")
+    unit_price_ = money_column("unit_price", "unit price", currency="invoice.currency",
+                               code=False)
+    value_ = quantity_column("value")
+    included_ = quantity_column("included")
+    billable_ = quantity_column("billable")
+    amount_ = money_column("amount", currency="invoice.currency", code=False)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -115,8 +155,9 @@ class PeriodFilter(admin.SimpleListFilter):
 
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "customer", "period_start", "status", "total", "currency",
-                    "on_hold", "stripe_state", "created_at"]
+    # Fits a 1366 px screen: the currency is printed with the total.
+    list_display = ["__str__", "customer", "period_start", "status", "total_", "on_hold",
+                    "stripe_state"]
     list_filter = ["status", "currency", "stripe_state", "on_hold", PeriodFilter]
     search_fields = ["number", "customer__external_id", "customer__name", "=id"]
     list_select_related = ["customer"]
@@ -124,9 +165,13 @@ class InvoiceAdmin(admin.ModelAdmin):
     ordering = ["-period_start", "customer__external_id"]
     actions = INVOICE_ACTIONS
     inlines = [InvoiceLineInline]
+    change_form_template = "admin/invoices/invoice/change_form.html"
+    total_ = money_column("total")
+    seat_equivalents_ = quantity_column("seat_equivalents", "seat equivalents")
+    billed_seats_ = quantity_column("billed_seats", "billed seats")
     readonly_fields = [
         "id", "page_link", "customer", "contract", "plan_version", "period_start", "period_end",
-        "currency", "status", "number", "total", "seat_equivalents", "billed_seats", "on_hold",
+        "currency", "status", "number", "total_", "seat_equivalents_", "billed_seats_", "on_hold",
         "usage_snapshot_text", "late_usage_snapshots_text", "overrides_text", "rated_at",
         "created_at", "finalized_at", "paid_at", "voided_at", "payment_failed_at",
         "stripe_state", "stripe_invoice_id", "stripe_attempts", "stripe_error",
@@ -136,6 +181,54 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # invoices come from billing runs
+
+    # --- Finalize / Void / Hold buttons on the invoice page (the bulk actions' services) --
+
+    def get_urls(self):
+        buttons = [
+            path(f"<path:object_id>/{verb}/", self.admin_site.admin_view(self.button_view),
+                 {"verb": verb}, name=f"invoices_invoice_{verb}")
+            for verb in BUTTONS
+        ]
+        return [*buttons, *super().get_urls()]
+
+    def button_view(self, request, object_id: str, verb: str):
+        if not super().has_change_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=object_id)
+        back = reverse("admin:invoices_invoice_change", args=[invoice.pk])
+        label, service, confirm = BUTTONS[verb]
+        if request.method != "POST":
+            if not confirm:
+                return HttpResponseNotAllowed(["POST"])
+            return TemplateResponse(request, "admin/plans/confirm_action.html", {
+                **self.admin_site.each_context(request), "opts": self.model._meta,
+                "object": invoice, "title": f"{label} {invoice}?",
+                "question": confirm.format(invoice=invoice), "confirm_label": f"Yes, {label.lower()}",
+                "cancel_url": back,
+            })
+        try:
+            service(invoice)
+        except ValidationError as error:
+            self.message_user(request, f"{invoice}: {_errors(error)}", messages.ERROR)
+        else:
+            self.message_user(request, f"{label}: {Invoice.objects.get(pk=invoice.pk)} done.",
+                              messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        invoice = Invoice.objects.filter(pk=object_id).only("status", "on_hold").first() \
+            if _is_uuid(object_id) else None
+        buttons = []
+        if invoice is not None and super().has_change_permission(request):
+            buttons = [
+                {"verb": verb, "label": BUTTONS[verb][0],
+                 "url": reverse(f"admin:invoices_invoice_{verb}", args=[object_id]),
+                 "confirm": bool(BUTTONS[verb][2])}
+                for verb in _buttons_for(invoice)
+            ]
+        return super().change_view(request, object_id, form_url,
+                                   {**(extra_context or {}), "invoice_buttons": buttons})
 
     def has_change_permission(self, request, obj=None) -> bool:
         # The change page is read-only; actions need "change" to show up.

@@ -6,16 +6,18 @@ never a query per customer. The arithmetic is ``invoices/ops/margins.py``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.apps import apps
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.core.cache import cache
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
 
-from accounts.models import Customer
+from accounts.models import Customer, Seat
 from invoices.models import Invoice, InvoiceLine
 from invoices.ops import margins
 from invoices.ops.margins import AllowanceShare, CustomerMargin, MarginTotals, Month
@@ -31,7 +33,7 @@ from plans.selectors import contracts_ending_between
 from usage.ingest import AI_CALL
 from usage.ops_reads import book_slices, cost_by_customer
 from usage.pricing import unpriced_model_counts
-from usage.selectors import usage_slices
+from usage.selectors import rollup_watermark, usage_slices
 
 ZERO = Decimal(0)
 RENEWAL_DAYS = 30
@@ -51,6 +53,7 @@ class Revenue:
     by_customer: dict[int, Decimal]
     over_allowance: dict[int, bool]  # hybrid-plan customers only: True when over
     estimated: bool
+    computed_at: dt.datetime | None = None  # the estimate's moment
 
 
 def invoiced_revenue(month: Month) -> Revenue:
@@ -101,11 +104,39 @@ def estimated_revenue(*, day: dt.date) -> Revenue:
                                       for line in rated.lines)
         if flag is not None:
             over[rating.customer_id] = flag
-    return Revenue(totals, over, estimated=True)
+    return Revenue(totals, over, estimated=True, computed_at=timezone.now())
 
 
-def revenue_for(month: Month, *, day: dt.date) -> Revenue:
-    return estimated_revenue(day=day) if month.is_open(day) else invoiced_revenue(month)
+# Rating the whole book takes seconds at 10,000 customers (the engine's time per
+# customer, not the queries), so the open period's estimate is kept in the cache and
+# shared by the report and the dashboard. Its key changes when the rollup job has run or
+# a contract or seat changed, so a stale estimate lives at most ESTIMATE_SECONDS, and
+# then only for the events received since the last rollup run.
+ESTIMATE_SECONDS = 300
+
+
+def _book_version(day: dt.date) -> str:
+    contracts = Contract.objects.aggregate(n=Count("pk"), at=Max("updated_at"))
+    seats = Seat.objects.aggregate(n=Count("pk"), at=Max("updated_at"))
+    watermark = rollup_watermark()
+    parts = [day.isoformat(), watermark.isoformat() if watermark else "-",
+             contracts["n"], contracts["at"], seats["n"], seats["at"]]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def estimated_revenue_cached(*, day: dt.date, refresh: bool = False) -> Revenue:
+    key = f"ops:estimate:{_book_version(day)}"
+    found = None if refresh else cache.get(key)
+    if found is None:
+        found = estimated_revenue(day=day)
+        cache.set(key, found, ESTIMATE_SECONDS)
+    return found
+
+
+def revenue_for(month: Month, *, day: dt.date, refresh: bool = False) -> Revenue:
+    if month.is_open(day):
+        return estimated_revenue_cached(day=day, refresh=refresh)
+    return invoiced_revenue(month)
 
 
 # --- The margin report --------------------------------------------------------------
@@ -117,6 +148,7 @@ class MarginReport:
     rows: list[CustomerMargin]  # sorted, money-losing first
     totals: MarginTotals
     estimated: bool
+    estimated_at: dt.datetime | None  # when the open period's estimate was computed
     allowance: AllowanceShare  # hybrid customers over their allowance this period
     allowance_previous: AllowanceShare
 
@@ -139,9 +171,9 @@ def _customers(ids: Iterable[int]) -> dict[int, margins.Customer]:
 
 
 def margin_report(*, month: Month, day: dt.date, sort: str = "margin",
-                  descending: bool = False) -> MarginReport:
-    revenue = revenue_for(month, day=day)
-    previous = revenue_for(month.previous(), day=day)
+                  descending: bool = False, refresh: bool = False) -> MarginReport:
+    revenue = revenue_for(month, day=day, refresh=refresh)
+    previous = revenue_for(month.previous(), day=day, refresh=refresh)
     cost = cost_by_customer(start=month.start, end=month.end)
     customers = _customers(set(revenue.by_customer) | set(cost))
     rows = margins.margin_rows(customers=customers, revenue=revenue.by_customer, cost=cost,
@@ -149,6 +181,7 @@ def margin_report(*, month: Month, day: dt.date, sort: str = "margin",
     return MarginReport(
         month=month, rows=margins.sort_rows(rows, sort, descending),
         totals=margins.totals(rows), estimated=revenue.estimated,
+        estimated_at=revenue.computed_at,
         allowance=margins.allowance_share(revenue.over_allowance.values()),
         allowance_previous=margins.allowance_share(previous.over_allowance.values()),
     )

@@ -77,7 +77,8 @@ def margin_report(request: HttpRequest) -> HttpResponse:
         return _models_csv(month)
     if export == "renewals":
         return _renewals_csv(day)
-    report = reads.margin_report(month=month, day=day, sort=sort, descending=descending)
+    report = reads.margin_report(month=month, day=day, sort=sort, descending=descending,
+                                 refresh=request.GET.get("refresh") == "1")
     if export == "margins":
         return _margins_csv(report)
     page = Paginator(report.rows, PAGE_ROWS).get_page(request.GET.get("page"))
@@ -103,6 +104,7 @@ def margin_report(request: HttpRequest) -> HttpResponse:
                      "values": [float(m.cost) for m in models[:12]],
                      "label": f"Provider cost ({COST_CURRENCY})"},
         renewals=reads.renewals_due(day=day), renewal_days=reads.RENEWAL_DAYS,
+        estimate_minutes=reads.ESTIMATE_SECONDS // 60,
         unpriced=reads.unpriced_models(),
     ))
 

@@ -124,3 +124,25 @@ def test_customer_drill_down_shows_the_seat_tail_and_agent_share(admin_client, b
                              {"month": "2026-10", "export": "seats"}).content.decode()
     assert seats.splitlines()[0] == "seat,events,total_tokens,provider_cost_USD"
     assert len(seats.strip().splitlines()) == 5
+
+
+def test_open_month_estimate_is_kept_until_the_book_changes(admin_client, book):
+    from tests.invoices.billing_fixtures import add_seat
+
+    def report():
+        with CaptureQueriesContext(connection) as captured:
+            found = reads.margin_report(month=NOVEMBER, day=at(2026, 11, 5).date())
+        return found, len(captured)
+
+    first, computing = report()
+    alpha = book[0].customer
+    again, cached = report()
+    assert cached < computing - 5 and again.rows == first.rows
+
+    add_seat(alpha, "new@alpha.test", at(2026, 11, 2))
+    changed, recomputing = report()
+    assert recomputing == computing
+    by_name = {r.customer.external_id: r.revenue for r in changed.rows}
+    assert by_name["alpha"] > {r.customer.external_id: r.revenue for r in first.rows}["alpha"]
+    fresh = admin_client.get(URL, {"refresh": "1"})
+    assert fresh.status_code == 200 and b"estimated at" in fresh.content
