@@ -15,6 +15,8 @@ api_v1 = [
 urlpatterns = [
     # The ops views (margin report, drill-downs), staff only, inside the admin's look.
     path("admin/ops/", include("invoices.ops.urls")),
+    # The pricing lab's pages (archetypes, estimates, migration planning), staff only.
+    path("admin/lab/", include("invoices.lab.admin_urls")),
     path("admin/", admin.site.urls),
     # The docs and the schema answer with and without the trailing slash, like every route.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
