@@ -34,14 +34,16 @@ def quantity_text(value: Decimal | int | str | None) -> str:
     return format(tidy(value), ",f")
 
 
-def money_column(field: str, description: str | None = None, *, currency: str = "currency",
-                 code: bool = True):
+def money_column(field: str, description: str | None = None, *,
+                 currency: str | None = "currency", code: bool = True):
     """An admin display method for a money field; ``currency`` names the object's
-    attribute (dotted for a relation, e.g. ``"invoice.currency"``)."""
+    attribute (dotted for a relation, e.g. ``"invoice.currency"``), or None for prices
+    without one (two places, e.g. provider prices in USD)."""
 
     @admin.display(description=description or field.replace("_", " "), ordering=field)
     def display(self, obj) -> str:
-        return money_text(getattr(obj, field), _attribute(obj, currency), code=code)
+        code_of = _attribute(obj, currency) if currency else None
+        return money_text(getattr(obj, field), code_of, code=code)
 
     return display
 

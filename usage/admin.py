@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from common.display import money_column
 from usage.models import ModelPrice
 from usage.pricing import unpriced_model_counts
 
@@ -37,7 +38,14 @@ class ModelPriceForm(forms.ModelForm):
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
     form = ModelPriceForm
-    list_display = ("model", "provider", *PRICE_FIELDS, "effective_from")
+    list_display = ("model", "provider", "input_per_million_", "output_per_million_",
+                    "per_call_", "effective_from")
+    # For people: USD with 2 places, more only where a price has them (not 0.4000000000).
+    input_per_million_ = money_column("input_per_million", "input per 1M tokens (USD)",
+                                      currency=None)
+    output_per_million_ = money_column("output_per_million", "output per 1M tokens (USD)",
+                                       currency=None)
+    per_call_ = money_column("per_call", "per call (USD)", currency=None)
     list_filter = ("provider",)
     search_fields = ("model",)
     date_hierarchy = "effective_from"

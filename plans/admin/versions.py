@@ -138,9 +138,9 @@ class ChargeInline(admin.TabularInline):
 @admin.register(PlanVersion)
 class PlanVersionAdmin(ServiceAdminMixin, AuditedAdmin):
     form = PlanVersionForm
-    list_display = ("__str__", "plan", "version", "status", "effective_from", "currency",
-                    "billing_interval", "seat_price_", "base_fee_", "charge_count",
-                    "contract_count", "published_at")
+    # Fits 1366 px: plan and version are in the name, publishing in the status.
+    list_display = ("__str__", "status", "effective_from", "currency", "billing_interval",
+                    "seat_price_", "base_fee_", "charge_count", "contract_count")
     list_filter = ("plan", "status", ("currency", admin.AllValuesFieldListFilter),
                    "billing_interval")
     search_fields = ("plan__code", "plan__name")
