@@ -1,11 +1,11 @@
 from django.urls import path
 
-from invoices.portal import exports, invoices, team
-from invoices.views import customer_home
+from invoices.alerts import views as alerts
+from invoices.portal import dashboard, exports, invoices, team
 
 # Every customer-facing URL is here (tests/pages walk them as another customer's user).
 urlpatterns = [
-    path("", customer_home, name="home"),
+    path("", dashboard.dashboard_page, name="home"),
     path("invoices/", invoices.invoice_list_page, name="portal-invoices"),
     path("invoices/<str:invoice_id>/", invoices.invoice_page, name="invoice-page"),
     path("invoices/<str:invoice_id>/lines/<int:position>/events.csv", exports.line_events_csv,
@@ -14,4 +14,5 @@ urlpatterns = [
     path("exports/usage.csv", exports.usage_csv, name="portal-export-usage"),
     path("team/", team.team_page, name="portal-team"),
     path("team/invite/", team.team_invite, name="portal-team-invite"),
+    path("alerts/", alerts.alerts_page, name="portal-alerts"),
 ]

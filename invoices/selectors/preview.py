@@ -17,6 +17,7 @@ from django.db.models import Q
 
 from accounts.models import Customer
 from invoices.models import Invoice
+from invoices.rating import SeatSpan
 from invoices.rating.books import PriceBook
 from invoices.rating.drafts import RatedInvoice, rate_work
 from invoices.selectors.billing_load import BILLABLE_CONTRACTS, load_period
@@ -33,6 +34,7 @@ class UpcomingInvoice:
     book: PriceBook  # the version the period is rated on
     rated: RatedInvoice
     invoice_id: uuid.UUID | None  # the period's saved invoice, if it has one
+    seats: tuple[SeatSpan, ...] = ()  # what it was rated on (the dashboard's projection)
 
 
 def contract_in_force(*, customer: Customer, day: dt.date) -> Contract | None:
@@ -66,4 +68,5 @@ def upcoming_invoice(*, customer: Customer, at: dt.datetime) -> UpcomingInvoice 
         customer=customer, contract=contract, period=period,
         book=loaded.work.books[rated.target.version_id], rated=rated,
         invoice_id=saved[0] if saved is not None else None,
+        seats=tuple(loaded.work.seats.get(customer.pk, ())),
     )
