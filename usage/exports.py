@@ -22,9 +22,8 @@ from plans.models import Metric
 from usage.aggregation import matches_all, to_number
 from usage.measure import check_range
 from usage.models import Event
-from usage.selectors import usage_totals
+from usage.series import daily_values
 
-DAY = dt.timedelta(days=1)
 # Rows fetched per round trip: a server-side cursor on PostgreSQL hands them over in
 # batches of this many, so memory holds one batch whatever the export's size.
 EVENT_CHUNK_SIZE = 2000
@@ -41,16 +40,22 @@ def daily_usage(
     *, customer: Customer, start: dt.date, end: dt.date, metrics: Iterable[Metric],
 ) -> Iterator[DailyUsage]:
     """Each metric's exact value on each UTC day of ``[start, end)``, day by day, metrics
-    by code. A day is one read of ``usage_totals`` (the day's rollup row, plus the events
-    no rollup holds yet), so the values are those of the dashboard and the invoices."""
+    by code: what ``usage_totals`` gives for that day alone (the day's rollup row, plus
+    the events no rollup holds yet), so the values are those of the dashboard and the
+    invoices. One read for the whole range (``usage.series.daily_values``); a range is a
+    year at most, a few thousand values, so they are held, unlike events."""
     chosen = sorted(metrics, key=lambda m: m.code)
-    day = start
-    while day < end:
-        moment = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-        values = usage_totals(customer=customer, start=moment, end=moment + DAY, metrics=chosen)
+    if not chosen or end <= start:
+        return
+    values = daily_values(customer=customer, start=_midnight(start), end=_midnight(end),
+                          metrics=chosen)
+    for index, (day, _) in enumerate(values[chosen[0].code]):
         for metric in chosen:
-            yield DailyUsage(day=day, metric=metric.code, value=values[metric.code])
-        day += DAY
+            yield DailyUsage(day=day, metric=metric.code, value=values[metric.code][index][1])
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

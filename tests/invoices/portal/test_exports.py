@@ -164,3 +164,15 @@ def test_on_postgresql_the_events_export_reads_through_a_server_side_cursor(
 
     assert len(rows) == 5200
     assert len(named) == 1 and named[0]  # one named (server-side) cursor
+
+
+def test_the_days_of_a_month_add_up_to_the_months_usage(acme_viewer, acme_invoice):
+    from usage.selectors import usage_totals
+    add_events(acme_invoice.customer, count=4, when=at(2026, 10, 31, 23, 59))
+    add_events(acme_invoice.customer, count=9, when=at(2026, 11, 1))  # the next month
+    rows = _rows(acme_viewer.get("/exports/usage.csv?from=2026-10-01&to=2026-10-31"))
+    total = usage_totals(customer=acme_invoice.customer, start=at(2026, 10, 1),
+                         end=at(2026, 11, 1))["tasks"]
+
+    assert len(rows) == 31 and rows[-1]["date"] == "2026-10-31"
+    assert sum(Decimal(r["value"]) for r in rows) == total == 5204
