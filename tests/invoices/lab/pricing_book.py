@@ -49,9 +49,12 @@ def add_tasks(customer: Customer, count: int, *, when: dt.datetime) -> None:
     ])
 
 
-def build_book(*, candidate_published: bool = False):
+def build_book(*, candidate_published: bool = False, start: dt.date = dt.date(2026, 10, 1)):
     """(plan, v1, v2), every customer of ``BOOK`` on v1, plus customers the sample must
-    leave out: one on another plan, one whose first period has not ended."""
+    leave out: one on another plan, one whose first period has not ended. ``start`` moves
+    the book's month (October 2026 by default)."""
+    day = dt.timedelta(days=1)
+    first = at(start.year, start.month, start.day)
     tasks_metric()
     plan = Plan.objects.create(code="team", name="Team")
     v1 = make_version(plan=plan, seat_price="30.00")
@@ -59,18 +62,18 @@ def build_book(*, candidate_published: bool = False):
         {"metric": "tasks", "model": "per_unit", "unit_price": "0.05", "included_per_seat": 100}])
     for name, (seats, committed, tasks) in BOOK.items():
         customer = CustomerFactory(external_id=name, currency="USD")
-        contract_create(customer=customer, plan_version=v1, start_date=dt.date(2026, 10, 1),
+        contract_create(customer=customer, plan_version=v1, start_date=start,
                         committed_seats=committed)
         for i in range(seats):
-            add_seat(customer, f"user{i}@{name}.test", at(2026, 9, 1))
-        add_tasks(customer, tasks, when=at(2026, 10, 12))
+            add_seat(customer, f"user{i}@{name}.test", first - 30 * day)
+        add_tasks(customer, tasks, when=first + 11 * day)
     other = make_version(plan=Plan.objects.create(code="solo", name="Solo"), seat_price="9.00")
     outsider = CustomerFactory(external_id="outsider", currency="USD")
-    contract_create(customer=outsider, plan_version=other, start_date=dt.date(2026, 10, 1))
-    add_seat(outsider, "o@outsider.test", at(2026, 9, 1))
-    add_tasks(outsider, 999, when=at(2026, 10, 12))
+    contract_create(customer=outsider, plan_version=other, start_date=start)
+    add_seat(outsider, "o@outsider.test", first - 30 * day)
+    add_tasks(outsider, 999, when=first + 11 * day)
     newcomer = CustomerFactory(external_id="newcomer", currency="USD")
-    contract_create(customer=newcomer, plan_version=v1, start_date=dt.date(2026, 10, 20))
-    add_seat(newcomer, "n@newcomer.test", at(2026, 10, 20))
-    add_tasks(newcomer, 999, when=at(2026, 10, 25))
+    contract_create(customer=newcomer, plan_version=v1, start_date=start + 19 * day)
+    add_seat(newcomer, "n@newcomer.test", first + 19 * day)
+    add_tasks(newcomer, 999, when=first + 24 * day)
     return plan, v1, v2

@@ -111,3 +111,11 @@ def test_estimates_page_rates_the_archetypes_on_a_version(admin_client):
         "target_margin": "0.7", "currency": "USD", "plan": v2.pk, "action_metric": "tasks"})
     rows = response.context["result"]["rows"]
     assert [r["bills"][1]["total"] for r in rows] == ["20.00", "20.00", "25.00", "45.00"]
+
+
+def test_the_lab_app_page_links_the_lab_pages(admin_client):
+    response = admin_client.get("/admin/lab/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for path in (ARCHETYPES, ESTIMATES, "/admin/lab/migrations/"):
+        assert f'href="{path}"' in page
