@@ -124,6 +124,7 @@ STATIC_ROOT = VAR_DIR / "static"
 WHITENOISE_USE_FINDERS = DEBUG
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+CSRF_FAILURE_VIEW = "common.api.errors.csrf_failure"
 
 # Email (password reset, invitations, alerts). The demo prints mails on the console;
 # production sets EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and EMAIL_HOST...

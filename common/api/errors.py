@@ -15,6 +15,7 @@ import uuid
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import bad_request, page_not_found, permission_denied
@@ -118,6 +119,14 @@ def permission_denied_error(request, exception=None):
     if is_api(request):
         return JsonResponse({"detail": "Permission denied."}, status=403)
     return permission_denied(request, exception, template_name="403.html")
+
+
+def csrf_failure(request, reason: str = ""):
+    """``CSRF_FAILURE_VIEW``: a form posted without its token (or with a stale one) gets a
+    page that says how to send it again, on the site's look; JSON under /api/."""
+    if is_api(request):
+        return JsonResponse({"detail": f"CSRF check failed: {reason}"}, status=403)
+    return render(request, "403_csrf.html", {"reason": reason}, status=403)
 
 
 @csrf_exempt

@@ -33,3 +33,11 @@ def test_api_paths_keep_their_json_errors(client):
 def test_an_unknown_page_for_an_anonymous_visitor_offers_the_login(client):
     html = client.get("/no-such-page/").content.decode()
     assert "Log in</a> and try again" in html
+
+
+def test_a_form_without_its_csrf_token_gets_a_page_that_says_to_reload():
+    from django.test import Client
+    response = Client(enforce_csrf_checks=True).post("/accounts/login/", {"username": "x"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "reload the page and send the form again" in html and "CSRF" in html
