@@ -120,13 +120,14 @@ class DeliveryAdmin(admin.ModelAdmin):
     fields = readonly_fields
     change_form_template = "admin/outbound/delivery/change_form.html"
 
-    def get_queryset(self, request):
+    def get_ordering(self, request):
         # Failed deliveries on top: they are what ops come here for.
-        return super().get_queryset(request).annotate(failed_first=Case(
+        failed_first = Case(
             When(status=Delivery.Status.FAILED, then=Value(0)),
             When(status=Delivery.Status.PENDING, then=Value(1)),
             default=Value(2), output_field=IntegerField(),
-        )).order_by("failed_first", "-created_at", "-pk")
+        )
+        return (failed_first.asc(), "-created_at", "-pk")
 
     def has_add_permission(self, request):
         return False
