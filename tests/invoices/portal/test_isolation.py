@@ -33,6 +33,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 import invoices.portal.urls as portal_urls
 from accounts.models import CustomerUser
+from invoices.alerts.selectors import alert_settings
+from invoices.alerts.services import alert_settings_update
 from invoices.models import Invoice
 from tests.factories import CustomerFactory
 from tests.invoices.portal.conftest import PASSWORD, _client_of, _member
@@ -42,6 +44,7 @@ pytestmark = pytest.mark.django_db
 # Views living here are customer-facing wherever they are mounted.
 PORTAL_PACKAGES = ("invoices.portal", "invoices.alerts")
 ACME_NAME = "Acme Rockets Unlimited"
+ACME_RECIPIENT = "alerts@acme-rockets.test"
 
 
 @dataclass
@@ -90,6 +93,10 @@ BUILDERS: dict[str, Builder] = {
     "portal-team": lambda w: [own(reverse("portal-team"))],
     "portal-team-invite": lambda w: [
         own(reverse("portal-team-invite"), "post", {"email": "new-colleague@globex.test"})],
+    "portal-alerts": lambda w: [
+        own(reverse("portal-alerts")),
+        own(reverse("portal-alerts"), "post", {"spend_amounts": "5",
+                                                "recipients": "ops@globex.test"})],
 }
 
 
@@ -137,11 +144,13 @@ def world(acme_invoice) -> World:
     globex = CustomerFactory(external_id="globex", name="Globex")
     globex_admin = _client_of(_member(globex, "globex-admin", CustomerUser.Role.ADMIN))
     usage = acme_invoice.lines.get(kind="usage")
+    alert_settings_update(customer=customer, usage_percents=["55"], spend_amounts=["123"],
+                          recipients=[ACME_RECIPIENT])
     return World(
         invoice=acme_invoice, usage_position=usage.position, acme_admin=acme_admin,
         globex_admin=globex_admin,
         markers=(ACME_NAME, acme_invoice.number, str(acme_invoice.pk), "acme-admin",
-                 "user0@acme.test", "5200", "5,200"),
+                 "user0@acme.test", "5200", "5,200", ACME_RECIPIENT),
     )
 
 
@@ -170,7 +179,7 @@ def _tampered(path: str, world: World) -> str:
 
 def test_another_customers_user_gets_a_404_for_every_object_of_acme(world):
     problems = []
-    acme_members = CustomerUser.objects.filter(customer=world.invoice.customer).count()
+    before = _acme_state(world)
     for name, probe in _probes(world):
         for path in (probe.path, _tampered(probe.path, world)):
             response = _call(world.globex_admin, probe, path)
@@ -187,7 +196,15 @@ def test_another_customers_user_gets_a_404_for_every_object_of_acme(world):
                     problems.append(f"{name} {probe.method.upper()} {path} shows acme's {leaked}")
     assert not problems, "\n".join(problems)
     # Nothing the walk posted landed on acme.
-    assert CustomerUser.objects.filter(customer=world.invoice.customer).count() == acme_members
+    assert _acme_state(world) == before
+
+
+def _acme_state(world: World) -> tuple:
+    """What a form of the portal could change for acme: its logins, its alert settings."""
+    customer = world.invoice.customer
+    return (sorted(CustomerUser.objects.filter(customer=customer)
+                   .values_list("user__username", "role")),
+            alert_settings(customer=customer))
 
 
 def test_the_probes_reach_acmes_objects_as_acme(world):
