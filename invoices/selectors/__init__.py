@@ -11,7 +11,7 @@ import uuid
 
 from django.db.models import Prefetch, QuerySet
 
-from accounts.models import Customer, CustomerUser
+from accounts.models import Customer
 from invoices.models import BillingRun, Invoice, InvoiceLine
 
 
@@ -42,18 +42,6 @@ def invoice_get(*, invoice_id: object) -> Invoice | None:
     return None if pk is None else invoice_list().filter(pk=pk).first()
 
 
-def invoice_viewable_by(*, invoice: Invoice, user) -> bool:
-    """Staff see every invoice; a customer's users see their own customer's invoices."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_staff:
-        return True
-    # Drafts are ops' working copies: a customer sees an invoice once it is finalized.
-    if invoice.status == Invoice.Status.DRAFT:
-        return False
-    return CustomerUser.objects.filter(user=user, customer_id=invoice.customer_id).exists()
-
-
 def portal_invoice_list(*, customer: Customer, with_lines: bool = False) -> QuerySet[Invoice]:
     """What a customer's users see: their finalized, paid and void invoices, newest first
     (drafts are ops' working copies)."""
@@ -68,11 +56,6 @@ def portal_invoice_get(*, customer: Customer, invoice_id: object) -> Invoice | N
     if pk is None:
         return None
     return portal_invoice_list(customer=customer, with_lines=True).filter(pk=pk).first()
-
-
-def customer_of(*, user) -> Customer | None:
-    membership = CustomerUser.objects.filter(user=user).select_related("customer").first()
-    return membership.customer if membership else None
 
 
 def billing_run_list() -> QuerySet[BillingRun]:
