@@ -8,10 +8,13 @@ from __future__ import annotations
 
 SCHEDULES: list[dict] = [
     # name, dotted task path, every N seconds
-    {"name": "Roll up usage", "task": "usage.tasks.rollup_usage", "every": 300},
+    # Rolls up usage, then evaluates usage alerts (usage never imports invoices).
+    {"name": "Roll up usage", "task": "invoices.alerts.tasks.rollup_and_evaluate", "every": 300},
     {"name": "Renew contracts", "task": "plans.tasks.renew_contracts", "every": 3600},
     {"name": "Billing run", "task": "invoices.tasks.run_billing", "every": 3600},
     {"name": "Auto-finalize drafts", "task": "invoices.tasks.auto_finalize_drafts", "every": 900},
     {"name": "Retry Stripe sync", "task": "invoices.tasks.retry_stripe_sync", "every": 600},
     {"name": "Replay failed webhooks", "task": "invoices.tasks.replay_failed_webhooks", "every": 900},
+    {"name": "Deliver webhooks", "task": "accounts.outbound.tasks.deliver_due_webhooks",
+     "every": 60},
 ]

@@ -15,8 +15,13 @@ class Command(BaseCommand):
             interval, _ = IntervalSchedule.objects.get_or_create(
                 every=job["every"], period=IntervalSchedule.SECONDS
             )
-            _, was_created = PeriodicTask.objects.get_or_create(
+            task, was_created = PeriodicTask.objects.get_or_create(
                 name=job["name"], defaults={"task": job["task"], "interval": interval}
             )
             created += was_created
+            if task.task != job["task"]:
+                # The job now runs another task (e.g. "Roll up usage" also evaluates
+                # alerts): follow the code, keep the interval ops may have edited.
+                task.task = job["task"]
+                task.save(update_fields=["task"])
         self.stdout.write(f"{created} periodic jobs created, {len(SCHEDULES) - created} already there.")
