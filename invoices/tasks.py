@@ -18,6 +18,7 @@ from celery import shared_task
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from invoices.ops import tasks as ops_tasks  # noqa: F401  (registers refresh_margin_book)
 from invoices.services import auto_finalize_drafts as auto_finalize_drafts_service
 from invoices.services.billing_run import billing_run_chunk
 from invoices.services.run_queue import billing_run_begin, billing_run_fail, billing_run_request

@@ -12,14 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from celery import current_app
 from django.apps import apps
-from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Customer, Seat
 from invoices.models import Invoice, InvoiceLine
-from invoices.ops import margins
+from invoices.ops import kept, margins
 from invoices.ops.margins import AllowanceShare, CustomerMargin, MarginTotals, Month
 from invoices.rating.drafts import rate_work
 from invoices.rating.planning import Target
@@ -37,6 +37,7 @@ from usage.selectors import rollup_watermark, usage_slices
 
 ZERO = Decimal(0)
 RENEWAL_DAYS = 30
+REFRESH_TASK = "invoices.tasks.refresh_margin_book"  # invoices.ops.tasks
 USAGE = InvoiceLine.Kind.USAGE
 SEAT = InvoiceLine.Kind.SEAT
 
@@ -53,7 +54,6 @@ class Revenue:
     by_customer: dict[int, Decimal]
     over_allowance: dict[int, bool]  # hybrid-plan customers only: True when over
     estimated: bool
-    computed_at: dt.datetime | None = None  # the estimate's moment
 
 
 def invoiced_revenue(month: Month) -> Revenue:
@@ -104,42 +104,26 @@ def estimated_revenue(*, day: dt.date) -> Revenue:
                                       for line in rated.lines)
         if flag is not None:
             over[rating.customer_id] = flag
-    return Revenue(totals, over, estimated=True, computed_at=timezone.now())
+    return Revenue(totals, over, estimated=True)
 
 
-# Rating the whole book takes seconds at 10,000 customers (the engine's time per
-# customer, not the queries), so the open period's estimate is kept in the cache and
-# shared by the report and the dashboard. Its key changes when the rollup job has run or
-# a contract or seat changed, so a stale estimate lives at most ESTIMATE_SECONDS, and
-# then only for the events received since the last rollup run.
-ESTIMATE_SECONDS = 300
-
-
-def _book_version(day: dt.date) -> str:
-    contracts = Contract.objects.aggregate(n=Count("pk"), at=Max("updated_at"))
-    seats = Seat.objects.aggregate(n=Count("pk"), at=Max("updated_at"))
-    watermark = rollup_watermark()
-    parts = [day.isoformat(), watermark.isoformat() if watermark else "-",
-             contracts["n"], contracts["at"], seats["n"], seats["at"]]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-
-
-def estimated_revenue_cached(*, day: dt.date, refresh: bool = False) -> Revenue:
-    key = f"ops:estimate:{_book_version(day)}"
-    found = None if refresh else cache.get(key)
-    if found is None:
-        found = estimated_revenue(day=day)
-        cache.set(key, found, ESTIMATE_SECONDS)
-    return found
-
-
-def revenue_for(month: Month, *, day: dt.date, refresh: bool = False) -> Revenue:
-    if month.is_open(day):
-        return estimated_revenue_cached(day=day, refresh=refresh)
-    return invoiced_revenue(month)
+def revenue_for(month: Month, *, day: dt.date) -> Revenue:
+    return estimated_revenue(day=day) if month.is_open(day) else invoiced_revenue(month)
 
 
 # --- The margin report --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarginBook:
+    """A month's report as computed (rows unsorted), what ``invoices.ops.kept`` keeps."""
+
+    month: Month
+    rows: list[CustomerMargin]
+    totals: MarginTotals
+    estimated: bool
+    allowance: AllowanceShare  # hybrid customers over their allowance this period
+    allowance_previous: AllowanceShare
 
 
 @dataclass(frozen=True)
@@ -148,8 +132,8 @@ class MarginReport:
     rows: list[CustomerMargin]  # sorted, money-losing first
     totals: MarginTotals
     estimated: bool
-    estimated_at: dt.datetime | None  # when the open period's estimate was computed
-    allowance: AllowanceShare  # hybrid customers over their allowance this period
+    computed_at: dt.datetime  # when its numbers were read (kept up to kept.FRESH)
+    allowance: AllowanceShare
     allowance_previous: AllowanceShare
 
 
@@ -170,20 +154,48 @@ def _customers(ids: Iterable[int]) -> dict[int, margins.Customer]:
     }
 
 
-def margin_report(*, month: Month, day: dt.date, sort: str = "margin",
-                  descending: bool = False, refresh: bool = False) -> MarginReport:
-    revenue = revenue_for(month, day=day, refresh=refresh)
-    previous = revenue_for(month.previous(), day=day, refresh=refresh)
+def compute_book(*, month: Month, day: dt.date) -> MarginBook:
+    revenue = revenue_for(month, day=day)
+    previous = revenue_for(month.previous(), day=day)
     cost = cost_by_customer(start=month.start, end=month.end)
     customers = _customers(set(revenue.by_customer) | set(cost))
     rows = margins.margin_rows(customers=customers, revenue=revenue.by_customer, cost=cost,
                                estimated=revenue.estimated)
-    return MarginReport(
-        month=month, rows=margins.sort_rows(rows, sort, descending),
-        totals=margins.totals(rows), estimated=revenue.estimated,
-        estimated_at=revenue.computed_at,
+    return MarginBook(
+        month=month, rows=rows, totals=margins.totals(rows), estimated=revenue.estimated,
         allowance=margins.allowance_share(revenue.over_allowance.values()),
         allowance_previous=margins.allowance_share(previous.over_allowance.values()),
+    )
+
+
+def book_version(day: dt.date) -> str:
+    """A digest of what a report reads; it changes when the rollup job has run or a
+    contract, seat or invoice changed."""
+    parts = [day.isoformat(), rollup_watermark()]
+    for model in (Contract, Seat, Invoice):
+        found = model.objects.aggregate(n=Count("pk"), at=Max("updated_at"))
+        parts += [found["n"], found["at"]]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def margin_book(*, month: Month, day: dt.date, force: bool = False) -> kept.Kept:
+    def refresh() -> None:
+        # By name: invoices.ops.tasks imports this module.
+        current_app.send_task(REFRESH_TASK, args=[str(month), day.isoformat()])
+
+    return kept.kept(f"ops:margins:{month}:{day.isoformat()}", version=book_version(day),
+                     compute=lambda: compute_book(month=month, day=day), refresh=refresh,
+                     force=force)
+
+
+def margin_report(*, month: Month, day: dt.date, sort: str = "margin",
+                  descending: bool = False, refresh: bool = False) -> MarginReport:
+    entry = margin_book(month=month, day=day, force=refresh)
+    book: MarginBook = entry.value
+    return MarginReport(
+        month=month, rows=margins.sort_rows(book.rows, sort, descending), totals=book.totals,
+        estimated=book.estimated, computed_at=entry.computed_at, allowance=book.allowance,
+        allowance_previous=book.allowance_previous,
     )
 
 

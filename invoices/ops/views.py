@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from accounts.models import Customer
 from common.display import money_text, quantity_text
-from invoices.ops import reads
+from invoices.ops import kept, reads
 from invoices.ops.margins import COST_CURRENCY, SORTS, Month, recent_months
 from plans.models import Contract
 
@@ -104,7 +104,7 @@ def margin_report(request: HttpRequest) -> HttpResponse:
                      "values": [float(m.cost) for m in models[:12]],
                      "label": f"Provider cost ({COST_CURRENCY})"},
         renewals=reads.renewals_due(day=day), renewal_days=reads.RENEWAL_DAYS,
-        estimate_minutes=reads.ESTIMATE_SECONDS // 60,
+        fresh_minutes=int(kept.FRESH.total_seconds() // 60),
         unpriced=reads.unpriced_models(),
     ))
 
