@@ -23,6 +23,11 @@ DEFAULT_PERIODS = 3
 MAX_MARGIN = Decimal("0.99")
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "example": "0.8"})
+class FractionField(QuantityField):
+    """A share or margin between 0 and 1, with four places at most."""
+
+
 class PricingPlanPeriodsSerializer(StrictSerializer):
     plan = serializers.CharField(max_length=64, help_text="The plan's code.")
     periods = BoundedIntegerField(
@@ -34,10 +39,10 @@ class PricingRecommendationRequestSerializer(PricingPlanPeriodsSerializer):
     percentile = BoundedIntegerField(
         min_value=0, max_value=100, default=DEFAULT_PERCENTILE,
         help_text="The percentile of per-seat cost the seat price covers.")
-    target_margin = QuantityField(
+    target_margin = FractionField(
         max_digits=5, decimal_places=4, max_value=MAX_MARGIN, default=DEFAULT_TARGET_MARGIN,
         help_text="Target gross margin, 0 to 0.99: seat price = P(k) cost / (1 − margin).")
-    share = QuantityField(
+    share = FractionField(
         max_digits=5, decimal_places=4, min_value=Decimal("0.01"), max_value=Decimal(1),
         default=DEFAULT_SHARE,
         help_text="Share of customer-periods each allowance covers without overage.")
