@@ -51,6 +51,11 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         "past_rows": _past(dashboard),
         **_elapsed(dashboard),
         "chart_data": chart_data(dashboard),
+        # Formatted here, not by template filters: a month of days per metric is the
+        # page's longest loop.
+        "series": [{"series": series, "rows": [
+            (f"{day:%a} {day.day} {day:%b}", quantity(value)) for day, value in series.days]}
+            for series in dashboard.series],
     })
 
 
