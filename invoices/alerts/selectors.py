@@ -46,3 +46,8 @@ def alert_settings(*, customer: Customer) -> AlertSettings:
                          .values_list("email", flat=True)),
         fallback_email=customer.email,
     )
+
+
+def alert_crossing_count(*, since: dt.datetime) -> int:
+    """Crossings recorded (and sent) since ``since``: the ops dashboard's "alerts sent"."""
+    return AlertCrossing.objects.filter(crossed_at__gte=since).count()

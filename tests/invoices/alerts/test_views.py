@@ -133,3 +133,12 @@ def test_the_dashboard_panel_lists_this_periods_crossings(
     later = Template('{% include "portal/_alerts.html" %}').render(
         Context({"customer": customer, "now": at(2026, 11, 2)}))
     assert 'id="alerts-none"' in later and "usage:tasks:80" not in later
+
+
+def test_the_ops_count_of_alerts_sent_counts_crossings_since_a_moment(customer):
+    from invoices.alerts.selectors import alert_crossing_count
+    add_events(customer, count=4400, when=at(2026, 10, 10))
+    with time_machine.travel(NOW, tick=False):
+        alerts_evaluate(now=NOW)
+    assert alert_crossing_count(since=at(2026, 10, 1)) == 2
+    assert alert_crossing_count(since=NOW + NOW.resolution) == 0
