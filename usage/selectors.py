@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import Q, Sum
 
 from accounts.models import Customer
 from common.decimals import tidy
@@ -222,22 +223,53 @@ def usage_window_values(
                          hi=customer_hi)
 
 
+PROVIDER_COST_WINDOWS_PER_READ = 48
+
+
 def provider_cost_many(
-    *, customer_ids: Sequence[int], start: dt.datetime, end: dt.datetime,
-) -> dict[int, Decimal]:
-    """Provider cost of every event over ``[start, end)`` per customer (those without
-    events are left out: zero), in one query for all: the pricing lab's margins. A long
-    sorted list is read as the id range it spans (like a billing run's window scan)."""
-    start, end = check_range(start, end)
+    *, customer_ids: Sequence[int], windows: Sequence[tuple[dt.datetime, dt.datetime]],
+) -> dict[tuple[int, int], Decimal]:
+    """Provider cost of every event per customer and window: ``(customer id, index of the
+    window) → cost``, zeros left out; the pricing lab's margins. The events are read once
+    for many windows (a filtered sum per window), and a long sorted list of customers as
+    the id range it spans, like a billing run's window scan."""
     ids = sorted(set(customer_ids))
-    if not ids:
+    spans = [check_range(start, end) for start, end in windows]
+    if not ids or not spans:
         return {}
     wanted = set(ids)
-    events = Event.objects.filter(timestamp__gte=start, timestamp__lt=end)
-    if len(ids) <= 500:
-        events = events.filter(customer_id__in=ids)
-    else:
-        events = events.filter(customer_id__gte=ids[0], customer_id__lte=ids[-1])
-    rows = events.order_by().values("customer_id").annotate(cost=Sum("provider_cost"))
-    return {row["customer_id"]: tidy(row["cost"]) for row in rows
-            if row["customer_id"] in wanted and row["cost"]}
+    found: dict[tuple[int, int], Decimal] = {}
+    for first in range(0, len(spans), PROVIDER_COST_WINDOWS_PER_READ):
+        part = spans[first:first + PROVIDER_COST_WINDOWS_PER_READ]
+        events = Event.objects.filter(timestamp__gte=min(s for s, _ in part),
+                                      timestamp__lt=max(e for _, e in part))
+        if len(ids) <= 500:
+            events = events.filter(customer_id__in=ids)
+        else:
+            events = events.filter(customer_id__gte=ids[0], customer_id__lte=ids[-1])
+        if connection.vendor != "postgresql":  # SQLite sums decimals as floats
+            _add_costs_python(events, part, first, wanted, found)
+            continue
+        sums = {f"w{n}": Sum("provider_cost", filter=Q(timestamp__gte=s, timestamp__lt=e))
+                for n, (s, e) in enumerate(part)}
+        for row in events.order_by().values("customer_id").annotate(**sums):
+            if row["customer_id"] not in wanted:
+                continue
+            for n in range(len(part)):
+                if cost := row[f"w{n}"]:
+                    found[(row["customer_id"], first + n)] = tidy(cost)
+    return found
+
+
+def _add_costs_python(events, spans, first: int, wanted: set[int],
+                      found: dict[tuple[int, int], Decimal]) -> None:
+    sums: dict[tuple[int, int], Decimal] = {}
+    rows = events.exclude(provider_cost=0).values_list("customer_id", "timestamp", "provider_cost")
+    for customer_id, moment, cost in rows:
+        if customer_id not in wanted:
+            continue
+        for n, (start, end) in enumerate(spans):
+            if start <= moment < end:
+                key = (customer_id, first + n)
+                sums[key] = sums.get(key, ZERO) + cost
+    found.update({key: tidy(cost) for key, cost in sums.items() if cost})

@@ -6,7 +6,6 @@ invoice totals and their provider cost. Nothing here writes; nothing here rates.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,7 +50,7 @@ def plan_customer_ids(*, plan_id: int, customer_ids: Sequence[int] | None = None
 def load_backtest(
     *, plan_id: int, candidate_id: int, customer_ids: Sequence[int], until: dt.date,
     periods: int, books: MutableMapping[int, PriceBook] | None = None,
-    scans: WindowScans | None = None,
+    scans: WindowScans | None = None, costs: ProviderCosts | None = None,
 ) -> BacktestLoad:
     """The work of backtesting some customers (sorted ids): their contracts on the plan,
     the latest ``periods`` periods of each ended by ``until``, on the candidate and (those
@@ -68,7 +67,8 @@ def load_backtest(
     plan = plan_backtest(chosen, candidate_id=candidate_id, invoiced=invoiced)
     work = load_unbilled(targets=(*plan.candidate, *plan.current), contracts=contracts,
                          books=books, scans=scans)
-    return BacktestLoad(work, plan, invoiced, _provider_cost(plan))
+    costs = costs or ProviderCosts(customer_ids=customer_ids)
+    return BacktestLoad(work, plan, invoiced, costs.of(plan))
 
 
 def _invoiced(customer_ids: Sequence[int], contract_ids: set[int]) -> dict:
@@ -85,15 +85,23 @@ def _invoiced(customer_ids: Sequence[int], contract_ids: set[int]) -> dict:
     }
 
 
-def _provider_cost(plan: Plan) -> dict[tuple[int, Period], Decimal]:
-    """One read per distinct period (customers on one calendar share theirs)."""
-    by_period: dict[Period, list[int]] = defaultdict(list)
-    for target in plan.candidate:
-        by_period[target.period].append(target.customer_id)
-    costs: dict[tuple[int, Period], Decimal] = {}
-    for period, ids in by_period.items():
-        start, end = period_moments(period)
-        for customer_id, cost in provider_cost_many(customer_ids=ids, start=start,
-                                                    end=end).items():
-            costs[(customer_id, period)] = cost
-    return costs
+class ProviderCosts:
+    """Provider cost per customer-period, read for every customer of a backtest at once
+    (like the run's window scans): the first chunk that needs a period reads it for all
+    of them; the others find it here."""
+
+    def __init__(self, *, customer_ids: Sequence[int]) -> None:
+        self.customer_ids = sorted(customer_ids)
+        self.periods: set[Period] = set()
+        self.costs: dict[tuple[int, Period], Decimal] = {}
+
+    def of(self, plan: Plan) -> dict[tuple[int, Period], Decimal]:
+        missing = sorted({t.period for t in plan.candidate} - self.periods,
+                         key=lambda p: p.start)
+        if missing:
+            windows = [period_moments(p) for p in missing]
+            for (customer_id, n), cost in provider_cost_many(
+                    customer_ids=self.customer_ids, windows=windows).items():
+                self.costs[(customer_id, missing[n])] = cost
+            self.periods.update(missing)
+        return self.costs
