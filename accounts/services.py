@@ -215,7 +215,10 @@ def customer_user_invite(*, customer: Customer, email: str, set_password_url: Ca
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise ValidationError({"email": [f"{address} already has a login."]}) from None
+        # Said the same whichever customer the login is at.
+        raise ValidationError({"email": [
+            f"{address} already has a login and cannot be invited again; ask your billing "
+            "support to move it."]}) from None
     membership = CustomerUser.objects.create(user=user, customer=customer,
                                              role=CustomerUser.Role.VIEWER)
     link = set_password_url(uidb64=urlsafe_base64_encode(force_bytes(user.pk)),
