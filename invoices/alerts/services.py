@@ -33,7 +33,7 @@ from invoices.alerts.status import customers_with_open_period, metric_aggregatio
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 200
+CHUNK_SIZE = 500
 MAX_THRESHOLDS = 10  # of each kind
 MAX_RECIPIENTS = 20
 MAX_PERCENT = Decimal(1000)
@@ -168,7 +168,7 @@ def alerts_evaluate(*, now: dt.datetime, customer_ids: Sequence[int] | None = No
     for offset in range(0, len(ids), chunk_size):
         chunk = ids[offset:offset + chunk_size]
         customers = list(Customer.objects.filter(pk__in=chunk).order_by("pk"))
-        statuses = period_statuses(customers=customers, at=now, aggregations=aggregations)
+        statuses = period_statuses(customer_ids=chunk, at=now, aggregations=aggregations)
         thresholds = thresholds_of(chunk)
         recipients = recipients_of(customers)
         starts = {s.period_start for s in statuses.values()}

@@ -161,6 +161,21 @@ def load_unbilled(
     return _load(targets, contracts, (), {}, books=books, scans=scans, history=False).work
 
 
+def load_open_periods(*, contracts: Sequence[ContractTerms], day: dt.date,
+                      books: MutableMapping[int, PriceBook] | None = None) -> BillingLoad:
+    """The period containing ``day`` of each contract (one per customer), to rate without
+    saving, for many customers at once: the upcoming invoice's load (earlier invoices'
+    late usage included) in a handful of queries for the whole group (usage alerts).
+    An open period has no draft (a run drafts only periods that are due)."""
+    targets = []
+    for contract in contracts:
+        period = contract.calendar.period_containing(day)
+        targets.append(Target(contract.customer_id, contract.contract_id, period,
+                              contract.version_for(period)))
+    targets.sort(key=lambda t: t.sort_key)
+    return _load(targets, contracts, (), {}, books=books)
+
+
 @dataclass(frozen=True)
 class DueWork:
     customer_ids: list[int]

@@ -18,7 +18,13 @@ from accounts.outbound.models import Delivery
 from accounts.outbound.services import endpoint_create
 from invoices.alerts.models import AlertCrossing
 from invoices.alerts.services import alert_email_send, alert_settings_update, alerts_evaluate
+from invoices.alerts.status import metric_aggregations, period_status_of, period_statuses
+from invoices.models import Invoice
+from invoices.selectors.preview import upcoming_invoice
+from invoices.services import billing_run, invoice_finalize
+from plans.services import contract_schedule_migration
 from tests.accounts.outbound.receiver import start_receiver
+from tests.factories import make_version
 from tests.invoices.alerts.conftest import NOW
 from tests.invoices.billing_fixtures import add_events, at, worked_example
 
@@ -131,10 +137,9 @@ def test_an_email_lost_after_the_commit_is_sent_by_a_later_run_once(
     assert not alert_email_send(crossing_id=row.pk, now=NOW)
 
 
-def test_evaluation_queries_grow_linearly_with_customers_not_with_thresholds(
+def test_evaluation_takes_the_same_queries_for_four_customers_as_for_one(
         team, django_capture_on_commit_callbacks):
     def queries(count: int) -> int:
-        AlertCrossing.objects.all().delete()
         with CaptureQueriesContext(connection) as captured:
             evaluate(django_capture_on_commit_callbacks, customer_ids=ids[:count])
         return len(captured)
@@ -146,10 +151,36 @@ def test_evaluation_queries_grow_linearly_with_customers_not_with_thresholds(
         alert_settings_update(customer=contract.customer, spend_amounts=["1000", "2000"],
                               usage_percents=[str(p) for p in range(10, 100, 10)])
         ids.append(contract.customer.pk)
-    one, two, four = queries(1), queries(2), queries(4)
-    per_customer = two - one
-    assert four - two == 2 * per_customer  # a constant per customer
-    assert per_customer <= 20
+    assert queries(4) == queries(1) <= 20  # batched per chunk, not per customer
+
+
+def test_the_batched_status_is_the_upcoming_invoices(team):
+    """The chunk's statuses equal what each customer's upcoming invoice (the dashboard's
+    estimate) gives, late usage of an earlier invoice and a migration included."""
+    plain = worked_example(version=team, external_id="plain", tasks=3000)
+    late = worked_example(version=team, external_id="late", tasks=4000)
+    billing_run(as_of=at(2026, 11, 1, 2), now=at(2026, 11, 1, 2))
+    for invoice in Invoice.objects.filter(status="draft"):
+        invoice_finalize(invoice=invoice, now=at(2026, 11, 2))
+    # October events arriving in November, past its allowance: late usage on November's bill.
+    add_events(late.customer, count=700, when=at(2026, 10, 30), received_at=at(2026, 11, 10))
+    add_events(late.customer, count=2000, when=at(2026, 11, 12))
+    add_events(plain.customer, count=500, when=at(2026, 11, 3))
+    v2 = make_version(plan=team.plan, effective_from=dt.date(2026, 11, 1), seat_price="30.00",
+                      charges=[{"metric": "tasks", "model": "per_unit", "unit_price": "0.04",
+                                "included_per_seat": 500}])
+    contract_schedule_migration(contract=plain, plan_version=v2,
+                                effective_date=dt.date(2026, 12, 1), today=dt.date(2026, 10, 2))
+    for now in (at(2026, 11, 20, 12), at(2026, 12, 5, 8)):
+        aggregations = metric_aggregations()
+        batched = period_statuses(customer_ids=[plain.customer_id, late.customer_id], at=now,
+                                  aggregations=aggregations)
+        for contract in (plain, late):
+            upcoming = upcoming_invoice(customer=contract.customer, at=now)
+            assert batched[contract.customer_id] == period_status_of(
+                upcoming, at=now, aggregations=aggregations)
+    assert any(line.kind == "late_usage" for line in upcoming_invoice(
+        customer=late.customer, at=at(2026, 11, 20, 12)).rated.lines)
 
 
 @pytest.mark.postgres
