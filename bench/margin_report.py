@@ -30,6 +30,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def setup_django(url: str) -> None:
     os.environ.setdefault("DJANGO_DEBUG", "1")
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Its own var dir: a refresh queued on the filesystem broker stays out of the demo's.
+    os.environ.setdefault("BILLING_VAR_DIR", str(Path(tempfile.gettempdir()) / "bench_margin"))
     import django
 
     django.setup()

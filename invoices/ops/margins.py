@@ -21,6 +21,7 @@ COST_CURRENCY = "USD"
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 PERCENT_PLACES = Decimal("0.1")
+RECOGNIZED_PLACES = Decimal("1E-10")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -83,6 +84,20 @@ def recent_months(today: dt.date, count: int = 13) -> list[Month]:
     while len(months) < count:
         months.append(months[-1].previous())
     return months
+
+
+def recognized(total: Decimal, start: dt.datetime, end: dt.datetime, month: Month) -> Decimal:
+    """The part of an invoice's ``total`` (for the period ``[start, end)``) earned in
+    ``month``: revenue is recognized evenly over the period, so a yearly invoice counts a
+    twelfth-ish each month and a period anchored mid-month splits between two months."""
+    lo, hi = max(start, month.start), min(end, month.end)
+    if hi <= lo:
+        return ZERO
+    if start >= month.start and end <= month.end:
+        return total
+    share = total * Decimal(int((hi - lo).total_seconds())) / Decimal(
+        int((end - start).total_seconds()))
+    return share.quantize(RECOGNIZED_PLACES, ROUND_HALF_UP)  # an invoice total's places
 
 
 # --- Per customer --------------------------------------------------------------------

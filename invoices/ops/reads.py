@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from celery import current_app
 from django.apps import apps
-from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Customer, Seat
@@ -56,14 +56,25 @@ class Revenue:
     estimated: bool
 
 
-def invoiced_revenue(month: Month) -> Revenue:
-    """The non-void invoices of periods starting in ``month`` (drafts count: they are what
-    will be invoiced), summed per customer; and which hybrid customers went over."""
-    invoices = Invoice.objects.filter(
-        period_start__gte=month.start, period_start__lt=month.end,
+def _overlapping(month: Month):
+    return Invoice.objects.filter(
+        period_start__lt=month.end, period_end__gt=month.start,
     ).exclude(status=Invoice.Status.VOID)
-    totals = dict(invoices.order_by().values("customer_id").annotate(total=Sum("total"))
-                  .values_list("customer_id", "total"))
+
+
+def _recognized(invoices, month: Month) -> dict[int, Decimal]:
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for customer_id, total, start, end in invoices.order_by().values_list(
+            "customer_id", "total", "period_start", "period_end"):
+        totals[customer_id] += margins.recognized(total, start, end, month)
+    return dict(totals)
+
+
+def invoiced_revenue(month: Month) -> Revenue:
+    """What the non-void invoices overlapping ``month`` earn in it (drafts count: they
+    are what will be invoiced; a period is earned evenly over its days, see
+    ``margins.recognized``), per customer; and which hybrid customers went over."""
+    invoices = _overlapping(month)
     # Hybrid: a seat line and a usage line with an allowance on the same invoice.
     seats = InvoiceLine.objects.filter(invoice=OuterRef("invoice"), kind=SEAT)
     lines = (
@@ -73,7 +84,8 @@ def invoiced_revenue(month: Month) -> Revenue:
         .annotate(over=Count("pk", filter=Q(billable__gt=0)))
         .values_list("invoice__customer_id", "over")
     )
-    return Revenue(totals, {customer: over > 0 for customer, over in lines}, estimated=False)
+    return Revenue(_recognized(invoices, month),
+                   {customer: over > 0 for customer, over in lines}, estimated=False)
 
 
 def estimated_revenue(*, day: dt.date) -> Revenue:
@@ -99,7 +111,9 @@ def estimated_revenue(*, day: dt.date) -> Revenue:
         if rating.error is not None or not rating.invoices:
             continue  # left out of the report, as the preview refuses it
         rated = rating.invoices[-1]
-        totals[rating.customer_id] = rated.total
+        period = rated.target.period
+        totals[rating.customer_id] = margins.recognized(
+            rated.total, period.start_at, period.end_at, Month.of(day))
         flag = margins.over_allowance((line.kind, line.included, line.billable)
                                       for line in rated.lines)
         if flag is not None:
@@ -228,7 +242,8 @@ def customer_report(*, customer: Customer, month: Month, day: dt.date) -> Custom
     start, end = month.start, month.end
     if month.is_open(day):
         upcoming = upcoming_invoice(customer=customer, at=timezone.now())
-        revenue = upcoming.rated.total if upcoming is not None else ZERO
+        revenue = ZERO if upcoming is None else margins.recognized(
+            upcoming.rated.total, upcoming.period.start_at, upcoming.period.end_at, month)
     else:
         revenue = invoiced_revenue_of(customer, month)
     cost = cost_by_customer_one(customer, month)
@@ -251,11 +266,8 @@ def customer_report(*, customer: Customer, month: Month, day: dt.date) -> Custom
 
 
 def invoiced_revenue_of(customer: Customer, month: Month) -> Decimal:
-    return (
-        Invoice.objects.filter(customer=customer, period_start__gte=month.start,
-                               period_start__lt=month.end)
-        .exclude(status=Invoice.Status.VOID).aggregate(total=Sum("total"))["total"] or ZERO
-    )
+    return _recognized(_overlapping(month).filter(customer=customer), month).get(
+        customer.pk, ZERO)
 
 
 def cost_by_customer_one(customer: Customer, month: Month) -> Decimal:

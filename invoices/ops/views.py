@@ -9,6 +9,7 @@ staff user without the invoice view permission gets a 403.
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from functools import wraps
 
 from django.contrib import admin
@@ -20,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from accounts.models import Customer
+from common.decimals import format_decimal
 from common.display import money_text, quantity_text
 from invoices.ops import kept, reads
 from invoices.ops.margins import COST_CURRENCY, SORTS, Month, recent_months
@@ -55,7 +57,9 @@ def _csv(name: str, header: list[str], rows) -> HttpResponse:
 
 def _plain(value) -> str:
     """Exact decimals for spreadsheets (no grouping), empty for none."""
-    return "" if value is None else f"{value:f}" if hasattr(value, "as_tuple") else str(value)
+    if value is None:
+        return ""
+    return format_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
 def _context(request: HttpRequest, title: str, **extra) -> dict:

@@ -14,6 +14,7 @@ from invoices.ops.margins import (
     over_allowance,
     percent,
     recent_months,
+    recognized,
     seat_tail,
     shares,
     sort_rows,
@@ -121,3 +122,19 @@ def test_months_parse_step_and_pick():
     picker = recent_months(dt.date(2026, 2, 10), 3)
     assert picker == [Month(2026, 2), Month(2026, 1), Month(2025, 12)]
     assert str(m) == "2026-01" and m.label == "January 2026"
+
+
+def test_revenue_is_recognized_over_the_days_of_its_period():
+    october = Month(2026, 10)
+    utc = dt.UTC
+
+    def moment(y, m, d):
+        return dt.datetime(y, m, d, tzinfo=utc)
+
+    assert recognized(D("100"), moment(2026, 10, 1), moment(2026, 11, 1), october) == D("100")
+    year = recognized(D("365"), moment(2026, 1, 1), moment(2027, 1, 1), october)
+    assert year == D(31)  # October's 31 days of a 365-day year
+    # Anchored on the 16th: 16 of the period's 31 days fall in October.
+    split = recognized(D("31"), moment(2026, 10, 16), moment(2026, 11, 16), october)
+    assert split == D(16)
+    assert recognized(D("50"), moment(2026, 11, 1), moment(2026, 12, 1), october) == D(0)
