@@ -132,14 +132,13 @@ def customer_periods(*, plan: Plan, periods: int, now: dt.datetime,
 
 def _measured(targets: Sequence[Target], metrics: Sequence[Metric],
               ) -> tuple[dict[tuple[int, Period], dict[str, Decimal]], dict[tuple[int, Period], Decimal]]:
-    """Metric values and provider cost per (customer, period): one batched read of each
-    per window that customers share."""
+    """Metric values and provider cost per (customer, period): one batched read of the
+    metrics per window that customers share, one read of provider cost for all."""
     windows: dict[Period, set[int]] = defaultdict(set)
     for t in targets:
         windows[t.period].add(t.customer_id)
     charges = [ChargeUsage(key=m.code, metric=m, filters={}) for m in metrics]
     usage: dict[tuple[int, Period], dict[str, Decimal]] = {}
-    cost: dict[tuple[int, Period], Decimal] = {}
     for period, customer_ids in windows.items():
         ids = sorted(customer_ids)
         if charges:
@@ -147,7 +146,8 @@ def _measured(targets: Sequence[Target], metrics: Sequence[Metric],
                                        end=period.end_at, charges=charges)
             for cid in ids:
                 usage[(cid, period)] = values[cid]
-        for cid, amount in provider_cost_many(customer_ids=ids, start=period.start_at,
-                                              end=period.end_at).items():
-            cost[(cid, period)] = amount
+    periods = list(windows)
+    costs = provider_cost_many(customer_ids=sorted({t.customer_id for t in targets}),
+                               windows=[(p.start_at, p.end_at) for p in periods])
+    cost = {(cid, periods[index]): amount for (cid, index), amount in costs.items()}
     return usage, cost
