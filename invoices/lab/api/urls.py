@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from common.api.urls import api_path  # noqa: F401 (used by the lines below as they land)
+from common.api.urls import api_path
+from invoices.lab.api import backtests, pricing
 
 urlpatterns: list = [
+    *api_path("backtests", backtests.BacktestListView, "backtest-list"),
+    *api_path("backtests/<str:backtest_id>", backtests.BacktestDetailView, "backtest-detail"),
+    *api_path("pricing/archetypes", pricing.ArchetypesView, "pricing-archetypes"),
+    *api_path("pricing/recommendations", pricing.RecommendationsView,
+              "pricing-recommendations"),
 ]
