@@ -9,6 +9,7 @@ from django import forms
 
 from common.bounds import MAX_NOTICE_DAYS
 from common.currencies import CURRENCY_CHOICES
+from common.display import money_text
 from invoices.lab.customer_periods import MAX_PERIODS
 from invoices.lab.pricing_selectors import Settings
 from invoices.lab.recommendations import DEFAULT_PERCENTILE, DEFAULT_SHARE, DEFAULT_TARGET_MARGIN
@@ -33,7 +34,8 @@ class PlanChoiceField(forms.ModelChoiceField):
 
 class VersionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: PlanVersion) -> str:
-        return f"{obj.plan.code} v{obj.version} ({obj.status}, {obj.seat_price:f} a seat)"
+        price = money_text(obj.seat_price, obj.currency, code=True)
+        return f"{obj.plan.code} v{obj.version} ({obj.status}, {price} a seat)"
 
 
 def _versions():
