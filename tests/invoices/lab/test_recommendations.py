@@ -112,3 +112,23 @@ def test_the_draft_puts_the_allowance_on_the_current_versions_charges():
     assert draft.seat_price == D("86.67")
     v2.refresh_from_db()
     assert v2.seat_price == D("20.00")  # the source is untouched
+
+
+@pytest.mark.django_db
+def test_the_recommended_draft_backtests_with_no_customer_losing_money():
+    from invoices.lab.backtest_selectors import backtest_results
+    from invoices.lab.backtest_service import backtest_create, backtest_run
+
+    plan, _v1, _v2 = build_book()
+    found = recommend(customer_periods(plan=plan, periods=1, now=AS_OF).sample)
+    draft = recommendation_draft(plan=plan, recommendation=found, today=AS_OF.date())
+    backtest = backtest_create(plan="team", plan_version=draft.version, periods=1, now=AS_OF)
+    backtest_run(backtest_id=backtest.pk, now=AS_OF)
+    rows = {r.customer.external_id: r for r in backtest_results(backtest=backtest)}
+    # On v1 (30.00 a seat) e lost 20.00 (it costs 50.00); at 86.67 a seat nobody does.
+    assert {n: (r.current_total, r.candidate_total) for n, r in rows.items()} == {
+        "a": (D("30.00"), D("86.67")), "b": (D("60.00"), D("173.34")),
+        "c": (D("30.00"), D("86.67")), "d": (D("120.00"), D("346.68")),
+        "e": (D("30.00"), D("86.67")), "zero": (D("0.00"), D("0.00"))}
+    assert rows["e"].current_total - rows["e"].provider_cost == D("-20.00")
+    assert all(r.candidate_total >= r.provider_cost for n, r in rows.items() if n != "zero")
