@@ -110,3 +110,34 @@ def test_the_schema_documents_both_operations(api):
     assert "202" in post["responses"] and "400" in post["responses"]
     get = schema["paths"]["/api/v1/backtests/{backtest_id}"]["get"]
     assert get["responses"]["200"]["content"]["application/json"]["examples"]
+
+
+def test_a_broker_outage_closes_the_backtest_as_failed_saying_so(
+        api, book, monkeypatch, django_capture_on_commit_callbacks):
+    from kombu.exceptions import OperationalError
+
+    from invoices.lab import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.run_backtest, "delay", broker_down)
+    backtest_id = start(api, django_capture_on_commit_callbacks).json()["id"]
+    data = api.get(f"/api/v1/backtests/{backtest_id}").json()
+    assert data["status"] == "failed"
+    assert "Could not queue the backtest: connection refused" in data["error"]
+
+
+def test_the_task_records_an_engine_failure_on_the_backtest(book, monkeypatch):
+    from invoices.lab import backtest_service, tasks
+    from invoices.lab.backtest_service import backtest_create
+
+    def broken(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(backtest_service, "load_backtest", broken)
+    backtest = backtest_create(plan="team", plan_version=2, periods=1, now=AS_OF)
+    tasks.run_backtest.delay(str(backtest.pk))
+    backtest.refresh_from_db()
+    assert backtest.status == Backtest.Status.FAILED
+    assert backtest.error == "RuntimeError: disk on fire"
