@@ -110,12 +110,12 @@ class CustomerPeriod:
 
 @dataclass(frozen=True)
 class Sample:
-    """The customer-periods per-seat figures are taken over (billed seats > 0), and how
-    many were left out for having none."""
+    """The customer-periods per-seat figures are taken over (billed seats > 0), and those
+    left out of them for having none (their cost still counts in the money at stake)."""
 
     periods: tuple[CustomerPeriod, ...]
     metrics: tuple[str, ...]  # metric codes measured, in order
-    zero_seat_periods: int = 0
+    zero_seat: tuple[CustomerPeriod, ...] = ()
     currency: str = "USD"
 
     @classmethod
@@ -123,7 +123,12 @@ class Sample:
            currency: str = "USD") -> Sample:
         periods = list(periods)
         kept = tuple(p for p in periods if p.billed_seats > 0)
-        return cls(kept, tuple(metrics), len(periods) - len(kept), currency)
+        left = tuple(p for p in periods if p.billed_seats <= 0)
+        return cls(kept, tuple(metrics), left, currency)
+
+    @property
+    def zero_seat_periods(self) -> int:
+        return len(self.zero_seat)
 
     def seat_costs(self) -> list[Decimal]:
         return [p.seat_cost for p in self.periods]
@@ -216,8 +221,9 @@ class Exposure:
 
     ``money_at_stake`` = Σ over customer-periods of max(0, provider cost − billed seats ×
     covered cost per seat): the provider cost the seat price does not cover at the target
-    margin. ``periods_above`` counts the customer-periods with any, and ``their_cost`` is
-    their whole provider cost.
+    margin; a period with 0 billed seats covers nothing, so all its cost counts.
+    ``periods_above`` counts the customer-periods with any, and ``their_cost`` is their
+    whole provider cost.
     """
 
     covered_seat_cost: Decimal

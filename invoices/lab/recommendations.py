@@ -7,7 +7,8 @@ and the one write the lab makes from them: a draft plan version to backtest.
   (0.8) of customer-periods, i.e. that percentile, rounded up to a whole unit; with it,
   that share of customer-periods never reaches overage.
 - **Seat-only verdict**: unsafe when P95 / P20 of per-seat cost exceeds 10, with the money
-  at stake at the recommended seat price (``pricing.exposure``; docs/lab.md).
+  at stake at the recommended seat price (``pricing.exposure``; docs/lab.md), over every
+  customer-period, those with 0 billed seats too: a seat price covers none of their cost.
 
 ``recommend`` is pure; ``recommendation_draft`` writes through plans' services.
 """
@@ -98,8 +99,8 @@ def recommend(sample: Sample, *, percentile_k: int = DEFAULT_PERCENTILE,
         included_per_seat=allowances,
         within_allowance=within,
         verdict=seat_only_verdict(cost),
-        exposure=exposure(sample.periods, seat_price=price, target_margin=target_margin,
-                          currency=sample.currency),
+        exposure=exposure((*sample.periods, *sample.zero_seat), seat_price=price,
+                          target_margin=target_margin, currency=sample.currency),
     )
 
 

@@ -20,8 +20,8 @@ RECOMMENDATION = [response_example("Seat-only is unsafe here", {
     "seat_cost": SEAT_COST, "seat_cost_at_percentile": "26.00", "seat_price": "86.67",
     "usage_at_share": {"tasks": "260"}, "included_per_seat": {"tasks": 260},
     "within_allowance": {"tasks": 4}, "spread": "10.48", "seat_only_unsafe": True,
-    "money_at_stake": "24.00", "covered_seat_cost": "26.001", "periods_above": 1,
-    "cost_of_periods_above": "50.00",
+    "money_at_stake": "24.50", "covered_seat_cost": "26.001", "periods_above": 2,
+    "cost_of_periods_above": "50.50",
 })]
 
 _NO_PRICES = {"package_size": None, "package_price": None, "included_units": "0",

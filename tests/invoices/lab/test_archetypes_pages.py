@@ -34,7 +34,7 @@ def test_the_page_shows_the_recommendation_archetypes_and_the_chart_data(admin_c
     page = response.content.decode()
     assert 'id="seat-price">86.67 USD<' in page
     assert 'id="seat-only-verdict">Unsafe<' in page and 'id="spread">10.48<' in page
-    assert 'id="money-at-stake">24.00 USD<' in page
+    assert 'id="money-at-stake">24.50 USD<' in page
     rows = {a["name"]: a for a in response.context["archetypes"]}
     assert rows["tail"]["seat_cost"] == "44.00"
     assert [(b["kind"], b["total"], b["margin"]) for b in rows["tail"]["bills"]] == [

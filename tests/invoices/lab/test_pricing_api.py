@@ -50,10 +50,10 @@ def test_recommendations_carry_the_numbers_behind_them(api, book):
     assert {key: body[key] for key in ("seat_price", "included_per_seat", "spread",
                                        "seat_only_unsafe", "money_at_stake")} == {
         "seat_price": "86.67", "included_per_seat": {"tasks": 260}, "spread": "10.48",
-        "seat_only_unsafe": True, "money_at_stake": "24.00"}
+        "seat_only_unsafe": True, "money_at_stake": "24.50"}
     assert body["seat_cost_at_percentile"] == "26.00"
     assert body["covered_seat_cost"] == "26.001"
-    assert (body["periods_above"], body["cost_of_periods_above"]) == (1, "50.00")
+    assert (body["periods_above"], body["cost_of_periods_above"]) == (2, "50.50")
     assert (body["percentile"], body["target_margin"], body["share"]) == (80, "0.7", "0.8")
     assert body["within_allowance"] == {"tasks": 4}
 
@@ -64,7 +64,7 @@ def test_recommendations_at_other_settings(api, book):
     assert response.status_code == 200
     body = response.json()
     assert (body["seat_price"], body["included_per_seat"], body["money_at_stake"]) == (
-        "110.00", {"tasks": 100}, "6.00")
+        "110.00", {"tasks": 100}, "6.50")
 
 
 @pytest.mark.parametrize(("params", "field"), [

@@ -69,11 +69,12 @@ def test_the_books_recommendation_with_the_numbers_behind_it():
     assert found.within_allowance == {"tasks": 4}  # a, b, c, d; e uses 500 a seat
     # P95 / P20 = 44 / 4.2 = 10.476…: one seat price cannot fit everyone.
     assert found.verdict.spread == D("10.48") and found.verdict.unsafe is True
-    # Covered per seat: 86.67 × 0.3 = 26.001. Only e (1 seat, 50.00) costs more:
-    # 50 − 26.001 = 23.999, i.e. 24.00 at stake.
+    # Covered per seat: 86.67 × 0.3 = 26.001. Of the billed, only e (1 seat, 50.00) costs more:
+    # 50 − 26.001 = 23.999; "zero" (no billed seat) covers none of its 0.50: 24.499,
+    # i.e. 24.50 at stake.
     assert found.exposure.covered_seat_cost == D("26.001")
-    assert found.exposure.money_at_stake == D("24.00")
-    assert (found.exposure.periods_above, found.exposure.their_cost) == (1, D("50.00"))
+    assert found.exposure.money_at_stake == D("24.50")
+    assert (found.exposure.periods_above, found.exposure.their_cost) == (2, D("50.50"))
 
 
 @pytest.mark.django_db
@@ -84,7 +85,7 @@ def test_the_books_recommendation_at_other_settings():
                                                   share=D("0.5")))
     assert found.seat_price == D("110.00")  # 44 / 0.4
     assert found.included_per_seat == {"tasks": 100}
-    assert found.exposure.money_at_stake == D("6.00")  # e: 50 − 110 × 0.4 = 6
+    assert found.exposure.money_at_stake == D("6.50")  # e: 50 − 110 × 0.4; zero: 0.50
 
 
 @pytest.mark.django_db
