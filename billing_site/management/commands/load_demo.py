@@ -1,5 +1,12 @@
-"""``manage.py load_demo``: a realistic catalog, ~30 customers with seats and contracts,
-an ops superuser and a customer login, all dated relative to ``--today``.
+"""``manage.py load_demo``: a realistic catalog, ~40 customers with seats and contracts,
+months of usage up to now, an ops superuser and two customer logins (an admin and a
+viewer of acme), all dated relative to ``--today``.
+
+The data is chosen so every page has something to show: acme (the login) is past 80%
+of its allowance with a migration to a new hybrid version scheduled; other hybrid
+customers are past 80% or 100%; a tail of seat-plan customers costs more in provider
+fees than their seats bring in, among enough light, median and heavy ones for the
+pricing lab's percentiles to mean something.
 
 Everything is written through the services, so the demo obeys the same rules as the
 API. Idempotent: each object is looked up by its natural key (metric/plan code, plan
@@ -40,8 +47,7 @@ from plans.services import (
     plan_version_create,
     plan_version_publish,
 )
-from usage.demo import load_usage_demo
-from usage.rollups import rollup_usage
+from usage.demo import UsageProfile, load_usage_demo
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -59,6 +65,7 @@ METRICS: list[dict[str, Any]] = [
 @dataclass(frozen=True)
 class VersionSpec:
     months_ago: int  # effective from the 1st of the month this many months before today's
+    # (negative: a version published now that takes effect in a coming month)
     seat_price: str = "0"
     base_fee: str = "0"
     currency: str = "USD"
@@ -90,6 +97,11 @@ PLANS: list[tuple[str, str, str, list[VersionSpec]]] = [
         VersionSpec(months_ago=12, seat_price="37.00", currency="EUR", charges=[
             {"metric": "tasks", "model": "per_unit", "unit_price": "0.045",
              "included_per_seat": 1000}]),
+        # Next month's USD version: more included, cheaper overage, a dearer seat. Acme is
+        # scheduled to move to it (new contracts get it once it takes effect).
+        VersionSpec(months_ago=-1, seat_price="45.00", charges=[
+            {"metric": "tasks", "model": "per_unit", "unit_price": "0.04",
+             "included_per_seat": 1500}]),
     ]),
 ]
 
@@ -120,69 +132,116 @@ class CustomerSpec:
     previous: Term | None = None  # an earlier contract that ended without renewal
     migrate_to: int | None = None  # schedule a migration to this version number
     archived: bool = False  # its contract ended and it was archived
+    days_in: int | None = None  # today is this many days into the current period
+    usage: UsageProfile = UsageProfile()
+
+
+P = UsageProfile
+# Seat plans: per seat and month, light users cost the vendor well under a dollar in
+# provider fees, median ones a few dollars, heavy ones about ten; the tail runs agents on
+# frontier models with long contexts and costs more than the seat fee. Three periods of
+# history each, for the pricing lab's light / median / heavy / tail percentiles.
+LIGHT = P(tasks=1, calls=3, tokens=25, frontier=0.15, periods=3)
+MEDIAN = P(tasks=2, calls=6, tokens=60, frontier=0.25, periods=3)
+HEAVY = P(tasks=3, calls=10, tokens=130, frontier=0.4, periods=3)
+TAIL = P(tasks=4, calls=20, tokens=90, frontier=0.7, agents=0.6, periods=3, spread=0.9)
+# Priced per token: production-size calls.
+TOKENS = P(tasks=1, calls=4, tokens=90, periods=1)
+
+
+def hybrid(pace: float, *, included: int = 1000, ramp: int = 0) -> UsageProfile:
+    """``pace``: the month's tasks per seat as a share of the allowance per seat."""
+    return P(tasks=included * pace, calls=8, tokens=8, periods=1, ramp=ramp)
 
 
 T = Term
 CUSTOMERS: list[CustomerSpec] = [
-    # The SPEC's worked example: hybrid, 3 committed seats, 4 seats + 1 joining mid-period.
+    # The SPEC's worked example: hybrid, 3 committed seats, 4 seats + 1 joining mid-period;
+    # past 80% of its allowance two thirds into the period (on pace to pass 100%), and
+    # scheduled to move to hybrid v3. Its admin and viewer are the demo's customer logins.
     CustomerSpec("acme", "Acme Corporation", T("hybrid", 1, months_ago=5), seats=4,
-                 committed_seats=3, joiners=1),
-    # Team seats, grandfathered on v1 (25.00) while v2 (30.00) is current.
+                 committed_seats=3, joiners=1, days_in=20, migrate_to=3,
+                 usage=hybrid(1.35, ramp=5)),
+    # Team seats, grandfathered on v1 (25.00) while v2 (30.00) is current. Globex's agents
+    # cost more than its seats bring in, even after its scheduled move to v2.
     CustomerSpec("globex", "Globex Inc.", T("team-seats", 1, months_ago=8), seats=12,
-                 migrate_to=2, leavers=1),
+                 migrate_to=2, leavers=1, usage=TAIL),
     CustomerSpec("initech", "Initech", T("team-seats", 1, months_ago=10, day=15), seats=25,
-                 overrides={"discount_percent": "10"}, joiners=2),
+                 overrides={"discount_percent": "10"}, joiners=2, usage=HEAVY),
     CustomerSpec("northwind", "Northwind Traders", T("team-seats", 1, months_ago=6, months=24),
-                 seats=9),
-    CustomerSpec("contoso", "Contoso Ltd.", T("team-seats", 1), seats=14, ends_in_days=12),
-    CustomerSpec("fabrikam", "Fabrikam, Inc.", T("team-seats", 1, months_ago=15), seats=7),
+                 seats=9, usage=LIGHT),
+    CustomerSpec("contoso", "Contoso Ltd.", T("team-seats", 1), seats=14, ends_in_days=12,
+                 usage=MEDIAN),
+    CustomerSpec("fabrikam", "Fabrikam, Inc.", T("team-seats", 1, months_ago=15), seats=7,
+                 usage=LIGHT),
+    CustomerSpec("bellows", "Bellows College", T("team-seats", 1, months_ago=11), seats=16,
+                 usage=LIGHT),
+    CustomerSpec("fineart", "School of Fine Art", T("team-seats", 1, months_ago=9, day=5),
+                 seats=6, usage=LIGHT),
     # Team seats on the current version.
     CustomerSpec("tailspin", "Tailspin Toys", T("team-seats", 2, months_ago=3), seats=6,
-                 leavers=1),
+                 leavers=1, usage=HEAVY),
     CustomerSpec("adventure-works", "Adventure Works Cycles", T("team-seats", 2, months_ago=2),
-                 seats=18, committed_seats=20, overrides={"seat_price": "27.00"}),
+                 seats=18, committed_seats=20, overrides={"seat_price": "27.00"}, usage=MEDIAN),
     CustomerSpec("litware", "Litware, Inc.", T("team-seats", 2, months=3, auto_renew=False),
-                 seats=4, ends_in_days=25),
+                 seats=4, ends_in_days=25, usage=LIGHT),
     CustomerSpec("proseware", "Proseware, Inc.", T("team-seats", 2, months_ago=1, months=None),
-                 seats=5, joiners=1),
+                 seats=5, joiners=1, usage=MEDIAN),
     CustomerSpec("wide-world", "Wide World Importers", T("team-seats", 1, months_ago=14),
-                 seats=11, renewal=Contract.Renewal.LATEST),
+                 seats=11, renewal=Contract.Renewal.LATEST, usage=TAIL),
     CustomerSpec("lamna", "Lamna Healthcare", T("team-seats", 2, months_ago=3, day=31),
-                 seats=8),
+                 seats=8, usage=MEDIAN),
     CustomerSpec("trey-research", "Trey Research", T("team-seats", 2, months_ago=2, day=10),
-                 seats=3, overrides={"minimum_commitment": "150.00"}),
+                 seats=3, overrides={"minimum_commitment": "150.00"}, usage=HEAVY),
+    CustomerSpec("adatum", "A. Datum Corporation", T("team-seats", 2, months_ago=6), seats=10,
+                 usage=TAIL),
+    CustomerSpec("tailwind", "Tailwind Traders", T("team-seats", 2, months_ago=5, day=8),
+                 seats=7, usage=MEDIAN),
+    CustomerSpec("contoso-pharma", "Contoso Pharmaceuticals",
+                 T("team-seats", 2, months_ago=5, day=22), seats=9, usage=MEDIAN),
+    CustomerSpec("libertys", "Liberty's Delightful Sinful Bakery & Cafe",
+                 T("team-seats", 2, months_ago=7, day=20), seats=3, usage=HEAVY),
     # Usage only: priced per token.
     CustomerSpec("woodgrove", "Woodgrove Bank", T("tokens", 1, months_ago=7), seats=5,
-                 overrides={"minimum_commitment": "500.00"}),
-    CustomerSpec("fourth-coffee", "Fourth Coffee", T("tokens", 1, months_ago=4), seats=2),
+                 overrides={"minimum_commitment": "500.00"}, usage=TOKENS),
+    CustomerSpec("fourth-coffee", "Fourth Coffee", T("tokens", 1, months_ago=4), seats=2,
+                 usage=TOKENS),
     CustomerSpec("alpine-ski", "Alpine Ski House", T("tokens", 1, months_ago=9), seats=4,
-                 overrides={"overage_cap": "2000.00"}),
-    CustomerSpec("coho-winery", "Coho Winery", T("tokens", 1, months_ago=2, day=20), seats=2),
+                 overrides={"overage_cap": "2000.00"}, usage=TOKENS),
+    CustomerSpec("coho-winery", "Coho Winery", T("tokens", 1, months_ago=2, day=20), seats=2,
+                 usage=TOKENS),
     CustomerSpec("relecloud", "Relecloud", T("tokens", 1), seats=6, ends_in_days=5,
-                 renewal=Contract.Renewal.LATEST),
+                 renewal=Contract.Renewal.LATEST, usage=TOKENS),
     CustomerSpec("margies-travel", "Margie's Travel", T("tokens", 1, months_ago=5, months=None),
-                 seats=3),
+                 seats=3, usage=TOKENS),
     CustomerSpec("humongous", "Humongous Insurance", T("tokens", 1, months_ago=6), seats=10,
-                 overrides={"discount_percent": "5", "minimum_commitment": "1000.00"}),
-    # Hybrid.
+                 overrides={"discount_percent": "5", "minimum_commitment": "1000.00"},
+                 usage=TOKENS),
+    # Hybrid: most stay well inside their allowance; city-power and vanarsdel are past
+    # 100% already, nordlicht past 80%.
     CustomerSpec("blue-yonder", "Blue Yonder Airlines", T("hybrid", 1, months_ago=6), seats=15,
-                 overrides={"included_per_seat": "1500"}, joiners=2, leavers=1),
-    CustomerSpec("city-power", "City Power & Light", T("hybrid", 1, months_ago=4), seats=9),
+                 overrides={"included_per_seat": "1500"}, joiners=2, leavers=1,
+                 usage=hybrid(0.03, included=1500)),
+    CustomerSpec("city-power", "City Power & Light", T("hybrid", 1, months_ago=4), seats=2,
+                 days_in=24, usage=hybrid(1.5, ramp=4)),
     CustomerSpec("southridge", "Southridge Video", T("hybrid", 1, months_ago=3), seats=7,
-                 committed_seats=10),
-    CustomerSpec("wingtip", "Wingtip Toys", T("hybrid", 1), seats=5, ends_in_days=20),
+                 committed_seats=10, usage=hybrid(0.08)),
+    CustomerSpec("wingtip", "Wingtip Toys", T("hybrid", 1), seats=5, ends_in_days=20,
+                 usage=hybrid(0.12)),
     CustomerSpec("lucerne", "Lucerne Publishing", T("hybrid", 1, months_ago=2, months=24),
-                 seats=12, leavers=2),
-    CustomerSpec("vanarsdel", "VanArsdel, Ltd.", T("hybrid", 1, months_ago=4), seats=6,
-                 previous=T("team-seats", 1, months_ago=16, auto_renew=False)),
+                 seats=12, leavers=2, usage=hybrid(0.04)),
+    CustomerSpec("vanarsdel", "VanArsdel, Ltd.", T("hybrid", 1, months_ago=4), seats=2,
+                 days_in=22, previous=T("team-seats", 1, auto_renew=False),
+                 usage=hybrid(1.45, ramp=4)),
     CustomerSpec("munsons", "Munson's Pickles and Preserves", T("hybrid", 1, months_ago=1),
-                 seats=3, joiners=1),
+                 seats=3, joiners=1, usage=hybrid(0.2)),
     CustomerSpec("graphic-design", "Graphic Design Institute", T("hybrid", 1, months_ago=7),
-                 seats=20, overrides={"seat_price": "36.00", "discount_percent": "15"}),
-    CustomerSpec("nordlicht", "Nordlicht Analytik GmbH", T("hybrid", 2, months_ago=5), seats=8,
-                 currency="EUR"),
+                 seats=20, overrides={"seat_price": "36.00", "discount_percent": "15"},
+                 usage=hybrid(0.03)),
+    CustomerSpec("nordlicht", "Nordlicht Analytik GmbH", T("hybrid", 2, months_ago=5), seats=2,
+                 currency="EUR", days_in=21, usage=hybrid(1.3, ramp=5)),
     CustomerSpec("maison-lumiere", "Maison Lumière SAS", T("hybrid", 2, months_ago=2), seats=4,
-                 currency="EUR", joiners=1),
+                 currency="EUR", joiners=1, usage=hybrid(0.15)),
     # Churned: the term ended without renewal and the customer was archived.
     CustomerSpec("consolidated", "Consolidated Messenger",
                  T("team-seats", 1, months_ago=17, auto_renew=False), seats=4, archived=True),
@@ -244,7 +303,9 @@ class Demo:
             billing_interval=PlanVersion.Interval.MONTH, seat_price=spec.seat_price,
             base_fee=spec.base_fee, charges=[dict(c) for c in spec.charges],
         )
-        version = plan_version_publish(version=version, now=at_midnight(effective - 7 * ONE_DAY))
+        # Published a week before it took effect, or now for a version still to come.
+        published = min(at_midnight(effective - 7 * ONE_DAY), self.now)
+        version = plan_version_publish(version=version, now=published)
         self.created["plan versions"] += 1
         return version
 
@@ -263,6 +324,8 @@ class Demo:
 
     def _start(self, spec: CustomerSpec) -> dt.date:
         term = spec.term
+        if spec.days_in is not None:
+            return add_months(self.today - dt.timedelta(days=spec.days_in), -term.months_ago)
         if spec.ends_in_days is None:
             return month_day(self.today, term.months_ago, term.day)
         end_exclusive = self.today + dt.timedelta(days=spec.ends_in_days + 1)
@@ -277,7 +340,8 @@ class Demo:
         start = self._start(spec)
         first_start = start
         if spec.previous is not None:
-            first_start = month_day(self.today, spec.previous.months_ago, spec.previous.day)
+            # A full term that ended the day before this one started.
+            first_start = add_months(start, -(spec.previous.months or 12))
             previous = self._contract(customer, spec, spec.previous, first_start, versions,
                                       end=start - ONE_DAY)
             self._run_renewals(previous)
@@ -346,34 +410,36 @@ class Demo:
     # -- logins ------------------------------------------------------------------------------
 
     def load_logins(self, customers: dict[str, Customer], *, ops_password: str | None,
-                    customer_password: str | None) -> list[tuple[str, str, str | None]]:
-        """(what, username, password or None when the user already existed)."""
-        users = get_user_model().objects
+                    customer_password: str | None,
+                    viewer_password: str | None) -> list[tuple[str, str, str | None]]:
+        """(label, username, password or None when the user already existed)."""
+        acme = customers["acme"]
+        wanted = [
+            ("Ops admin", "ops", ops_password,
+             lambda password: get_user_model().objects.create_superuser(
+                 username="ops", email="ops@example.test", password=password)),
+            ("Customer admin", "acme-admin", customer_password,
+             lambda password: customer_user_create(
+                 customer=acme, username="acme-admin", password=password,
+                 email="admin@acme.test", role=CustomerUser.Role.ADMIN)),
+            ("Customer viewer", "acme-viewer", viewer_password,
+             lambda password: customer_user_create(
+                 customer=acme, username="acme-viewer", password=password,
+                 email="viewer@acme.test", role=CustomerUser.Role.VIEWER)),
+        ]
         logins = []
-        existing = users.filter(username="ops").first()
-        if existing is not None:
-            self.skipped["logins"] += 1
-            # Show a password passed on the command line again if it still works.
-            known = ops_password if ops_password and existing.check_password(ops_password) else None
-            logins.append(("ops", "ops", known))
-        else:
-            password = ops_password or secrets.token_urlsafe(12)
-            users.create_superuser(username="ops", email="ops@example.test", password=password)
-            self.created["logins"] += 1
-            logins.append(("ops", "ops", password))
-        existing = users.filter(username="acme-admin").first()
-        if existing is not None:
-            self.skipped["logins"] += 1
-            known = (customer_password if customer_password
-                     and existing.check_password(customer_password) else None)
-            logins.append(("customer", "acme-admin", known))
-        else:
-            password = customer_password or secrets.token_urlsafe(12)
-            customer_user_create(customer=customers["acme"], username="acme-admin",
-                                 password=password, email="admin@acme.test",
-                                 role=CustomerUser.Role.ADMIN)
-            self.created["logins"] += 1
-            logins.append(("customer", "acme-admin", password))
+        for label, username, given, create in wanted:
+            existing = get_user_model().objects.filter(username=username).first()
+            if existing is not None:
+                self.skipped["logins"] += 1
+                # Show a password passed on the command line again if it still works.
+                known = given if given and existing.check_password(given) else None
+                logins.append((label, username, known))
+            else:
+                password = given or secrets.token_urlsafe(12)
+                create(password)
+                self.created["logins"] += 1
+                logins.append((label, username, password))
         return logins
 
 
@@ -401,6 +467,8 @@ class Command(BaseCommand):
                             help="Password for the new 'ops' superuser (default: random).")
         parser.add_argument("--customer-password", default=None,
                             help="Password for the new 'acme-admin' login (default: random).")
+        parser.add_argument("--viewer-password", default=None,
+                            help="Password for the new 'acme-viewer' login (default: random).")
         parser.add_argument("--no-invoices", action="store_true",
                             help="Skip the billing run over the demo's past periods.")
         parser.add_argument("--base-url", default="http://127.0.0.1:8000",
@@ -413,9 +481,11 @@ class Command(BaseCommand):
             versions = demo.load_catalog()
             customers = demo.load_customers(versions)
             logins = demo.load_logins(customers, ops_password=options["ops_password"],
-                                      customer_password=options["customer_password"])
+                                      customer_password=options["customer_password"],
+                                      viewer_password=options["viewer_password"])
+            profiles = {spec.external_id: spec.usage for spec in CUSTOMERS}
             demo.created.update(load_usage_demo(today=today, customers=customers,
-                                                 out=self.stdout))
+                                                 profiles=profiles, out=self.stdout))
         # Bill the periods that already ended so ops find drafts to review; the unique
         # (contract, period) constraint makes a second load create none.
         if not options["no_invoices"]:
@@ -424,7 +494,6 @@ class Command(BaseCommand):
 
     def _bill_past_periods(self, demo: Demo) -> None:
         now = dt.datetime.now(dt.UTC)
-        rollup_usage(now=now)
         as_of = min(now, at_midnight(demo.today + ONE_DAY))
         if not billing_due(as_of=as_of).periods_due:
             return
@@ -445,9 +514,10 @@ class Command(BaseCommand):
             write("Already present (skipped): " + ", ".join(
                 f"{count} {_noun(what, count)}" for what, count in demo.skipped.items()))
         write("")
-        for what, username, password in logins:
-            url = f"{base_url}/admin/" if what == "ops" else f"{base_url}/accounts/login/"
-            label = "Ops admin" if what == "ops" else "Customer (acme)"
+        for label, username, password in logins:
+            url = f"{base_url}/admin/" if username == "ops" else f"{base_url}/accounts/login/"
+            if username != "ops":
+                label = f"{label} (acme)"
             shown = password if password is not None else (
                 f"(unchanged since it was created; reset: manage.py changepassword {username})")
-            write(f"{label:16} {url}  username: {username}  password: {shown}")
+            write(f"{label:23} {url}  username: {username}  password: {shown}")
