@@ -47,7 +47,7 @@ NOW = dt.datetime(2026, 11, 15, 12, tzinfo=dt.UTC)
 DEMO_ROWS = {
     "plans.Metric": 4, "plans.Plan": 3, "plans.PlanVersion": 6, "accounts.Customer": 37,
     "plans.Contract": 40, "accounts.Seat": 293, "plans.ContractMigration": 2,
-    "usage.ModelPrice": 5, "usage.Event": 32918, "invoices.Invoice": 0,
+    "usage.ModelPrice": 5, "usage.Event": 33481, "invoices.Invoice": 0,
 }
 DEMO_INVOICES = 234  # every period of every contract that ended by NOW
 PASSWORDS = ("--ops-password", "ops-Demo-pass-1", "--customer-password", "acme-Demo-pass-1",

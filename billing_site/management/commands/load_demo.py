@@ -161,7 +161,7 @@ CUSTOMERS: list[CustomerSpec] = [
     # scheduled to move to hybrid v3. Its admin and viewer are the demo's customer logins.
     CustomerSpec("acme", "Acme Corporation", T("hybrid", 1, months_ago=5), seats=4,
                  committed_seats=3, joiners=1, days_in=20, migrate_to=3,
-                 usage=hybrid(1.35, ramp=5)),
+                 usage=hybrid(1.45, ramp=5)),
     # Team seats, grandfathered on v1 (25.00) while v2 (30.00) is current. Globex's agents
     # cost more than its seats bring in, even after its scheduled move to v2.
     CustomerSpec("globex", "Globex Inc.", T("team-seats", 1, months_ago=8), seats=12,
