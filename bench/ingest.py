@@ -183,7 +183,7 @@ def free_port() -> int:
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int,
                    log: Path) -> subprocess.Popen:
-    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "billing_site/gunicorn.conf.py",
+    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "billing_site/gunicorn_conf.py",
                "billing_site.wsgi:application",
                "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                "--graceful-timeout", "5"]

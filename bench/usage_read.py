@@ -193,7 +193,7 @@ def free_port() -> int:
 
 
 def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "billing_site/gunicorn.conf.py",
+    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "billing_site/gunicorn_conf.py",
                "billing_site.wsgi:application",
                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
                "--threads", "4", "--timeout", "120", "--graceful-timeout", "5"]

@@ -79,7 +79,7 @@ for _ in 1 2 3; do
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])')
-  "$VENV/bin/gunicorn" -c billing_site/gunicorn.conf.py billing_site.wsgi --workers 2 --bind "127.0.0.1:$PORT" \
+  "$VENV/bin/gunicorn" -c billing_site/gunicorn_conf.py billing_site.wsgi --workers 2 --bind "127.0.0.1:$PORT" \
     >"$TMP/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 60); do

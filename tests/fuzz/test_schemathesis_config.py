@@ -47,7 +47,7 @@ def test_every_dictionary_the_config_binds_is_one_the_seed_writes(monkeypatch):
 def test_fuzz_leaves_out_request_lines_gunicorn_refuses_and_keeps_the_rest():
     from tests.fuzz import hooks
 
-    assert hooks.LIMIT_REQUEST_LINE == 8190  # read from billing_site/gunicorn.conf.py
+    assert hooks.LIMIT_REQUEST_LINE == 8190  # read from billing_site/gunicorn_conf.py
     # The CI find: sixty repeated values of `limit` on GET /billing-runs.
     sixty = {"limit": ["\U0010ffff" * 20] * 60}
     assert hooks.request_line_length("/api/v1/billing-runs", None, sixty) > 8190
@@ -61,4 +61,4 @@ def test_every_way_the_app_is_served_uses_the_gunicorn_config():
     root = Path(__file__).resolve().parents[2]
     for path in ("tests/fuzz/run_schemathesis.sh", "bench/ingest.py", "bench/usage_read.py",
                  "README.md", "docs/operations.md"):
-        assert "billing_site/gunicorn.conf.py" in (root / path).read_text(), path
+        assert "billing_site/gunicorn_conf.py" in (root / path).read_text(), path

@@ -1,4 +1,4 @@
-"""gunicorn settings for every way this app is served: `gunicorn -c billing_site/gunicorn.conf.py
+"""gunicorn settings for every way this app is served: `gunicorn -c billing_site/gunicorn_conf.py
 billing_site.wsgi` (docs/operations.md), the fuzz run and the benchmarks.
 
 Only what the app relies on is fixed here; workers, threads and the bind address stay on
