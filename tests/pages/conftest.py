@@ -43,12 +43,20 @@ def login(browser, live_server):
 
     def _login(username: str, password: str, path: str = "/admin/login/"):
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
 
         browser.delete_all_cookies()
         browser.get(live_server.url + path)
         browser.find_element(By.NAME, "username").send_keys(username)
         browser.find_element(By.NAME, "password").send_keys(password)
-        browser.find_element(By.CSS_SELECTOR, "[type=submit]").click()
+        form = browser.find_element(By.CSS_SELECTOR, "[type=submit]")
+        form.click()
+        # The next page has loaded only once the login page's elements are gone: reading
+        # before that finds the login page's own h1 (a stale element a moment later).
+        WebDriverWait(browser, 30).until(expected_conditions.staleness_of(form))
+        WebDriverWait(browser, 30).until(
+            lambda b: b.execute_script("return document.readyState") == "complete")
         return browser
 
     return _login
