@@ -189,7 +189,8 @@ def _usage(line: Mapping, m, total: str, unit: str) -> tuple[str, str, tuple[str
                            f"included = {total}"), ()
         return title, f"{quantity(used)} {unit} used = {total}", ()
     if included:
-        over = f"{quantity(billable)} {unit} over the {quantity(included)} included"
+        over = (f"{quantity(billable)} {unit} over the {quantity(included)} included "
+                f"({quantity(used)} used)")
     else:
         over = f"{quantity(billable)} {unit}"
     tiers = line.get("tiers") or ()

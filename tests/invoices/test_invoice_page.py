@@ -37,7 +37,7 @@ def test_page_shows_number_status_lines_arithmetic_and_total(staff, invoice):
 
     assert "Invoice USD-000001" in html and "finalized" in html
     assert "4.322581 seats × $40.00 = $172.90" in html
-    assert "878 tasks completed over the 4,322 included × $0.05 = $43.90" in html
+    assert "878 tasks completed over the 4,322 included (5,200 used) × $0.05 = $43.90" in html
     assert 'id="total">$216.80<' in html
     assert 'id="period">1 Oct – 31 Oct 2026<' in html
     assert "exclusive" not in html and "5.000000" not in html

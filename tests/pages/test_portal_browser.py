@@ -52,7 +52,7 @@ def test_customer_admin_reads_invoices_exports_events_and_invites(login, live_se
     wait().until(ec.presence_of_element_located((By.ID, "total")))
     page = browser.find_element(By.TAG_NAME, "main").text
     assert "4.322581 seats × $40.00 = $172.90" in page
-    assert "878 tasks completed over the 4,322 included × $0.05 = $43.90" in page
+    assert "878 tasks completed over the 4,322 included (5,200 used) × $0.05 = $43.90" in page
     assert browser.find_element(By.ID, "total").text == "$216.80"
 
     link = browser.find_element(By.PARTIAL_LINK_TEXT, "Export the events behind this line")

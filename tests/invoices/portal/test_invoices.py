@@ -53,7 +53,7 @@ def test_invoice_page_reads_in_words_and_links_each_usage_line_to_its_events(
     html = acme_viewer.get(f"/invoices/{acme_invoice.pk}/").content.decode()
 
     assert "4.322581 seats × $40.00 = $172.90" in html
-    assert "878 tasks completed over the 4,322 included × $0.05 = $43.90" in html
+    assert "878 tasks completed over the 4,322 included (5,200 used) × $0.05 = $43.90" in html
     assert "1 Oct – 31 Oct 2026" in html and "exclusive" not in html
     usage = acme_invoice.lines.get(kind="usage")
     assert f"/invoices/{acme_invoice.pk}/lines/{usage.position}/events.csv" in html

@@ -54,7 +54,7 @@ def test_seat_and_per_unit_lines_show_their_multiplication():
 
     assert words[0].arithmetic == "5 seats × $40.00 = $200.00"
     assert words[1].title == "Tasks completed"
-    assert words[1].arithmetic == "200 tasks completed over the 1,000 included × $0.02 = $4.00"
+    assert words[1].arithmetic == "200 tasks completed over the 1,000 included (1,200 used) × $0.02 = $4.00"
     assert [w.has_events for w in words] == [False, True]
 
 
@@ -84,7 +84,7 @@ def test_packages_and_tiers_show_each_step():
     package_words, tier_words = wording.line_words([package, tiered], currency="USD",
                                                    metric_names=NAMES)
     assert package_words.arithmetic == (
-        "150 AI calls over the 1,000 included = 2 packages × $5.00 = $10.00")
+        "150 AI calls over the 1,000 included (1,150 used) = 2 packages × $5.00 = $10.00")
     assert tier_words.steps == (
         "1,000 tasks completed (up to 1,000) × $0.01 + $1.00 flat = $11.00",
         "2,000 tasks completed (beyond) × $0.005 = $10.00",
