@@ -22,7 +22,7 @@ def test_ops_sees_the_archetypes_and_the_distribution_chart(login, live_server):
     build_book(start=add_months(this_month, -1))
     browser = login("lab-browser", "pw-lab-123")
     browser.get(f"{live_server.url}/admin/lab/archetypes/?plan=team&periods=1")
-    WebDriverWait(browser, 20).until(ec.presence_of_element_located(
+    WebDriverWait(browser, 60).until(ec.presence_of_element_located(
         (By.CSS_SELECTOR, "#distribution-chart[data-rendered='true']")))
     # The exact figures are checked without a browser (tests/invoices/lab); late in a
     # month the book's newcomer has an ended period too, which moves them.
