@@ -41,6 +41,27 @@ def django_errors_to_dict(error: DjangoValidationError) -> dict[str, list[str]]:
     return {"non_field_errors": [str(m) for m in error.messages]}
 
 
+def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
+    """DRF nests errors for lists and nested serializers (``{"customers": {"0": [...]}}``);
+    the documented shape is one level, field path to messages, so a client reads
+    ``customers[0]`` or ``charges[1].tiers[0].up_to`` without walking a tree."""
+    if isinstance(data, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in data.items():
+            name = f"{prefix}[{key}]" if prefix and str(key).isdigit() else (
+                f"{prefix}.{key}" if prefix else str(key))
+            flat.update(flatten_errors(value, name))
+        return flat
+    if isinstance(data, list | tuple):
+        if all(not isinstance(item, dict | list | tuple) for item in data):
+            return {prefix or "non_field_errors": [str(item) for item in data]} if data else {}
+        flat = {}
+        for index, item in enumerate(data):
+            flat.update(flatten_errors(item, f"{prefix}[{index}]"))
+        return flat
+    return {prefix or "non_field_errors": [str(data)]}
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(django_errors_to_dict(exc))
@@ -49,9 +70,7 @@ def exception_handler(exc, context):
         return _unexpected(exc, context)
     data = response.data
     if isinstance(exc, exceptions.ValidationError):
-        if isinstance(data, list):
-            data = {"non_field_errors": data}
-        response.data = {"detail": "Invalid input.", "errors": data}
+        response.data = {"detail": "Invalid input.", "errors": flatten_errors(data)}
     elif isinstance(exc, Http404 | exceptions.NotFound):
         response.data = {"detail": str(data.get("detail", "Not found.")) if isinstance(data, dict) else "Not found."}
     return response

@@ -116,3 +116,25 @@ def test_a_body_that_is_not_json_is_415_naming_the_media_type(api):
                         content_type="application/x-www-form-urlencoded")
     assert response.status_code == 415
     assert "application/x-www-form-urlencoded" in response.json()["detail"]
+
+
+def test_nested_errors_are_flattened_to_one_level_of_field_paths():
+    nested = {"customers": {"0": ["This field may not be null."]},
+              "charges": [{}, {"tiers": [{"up_to": ["Too big."]}]}],
+              "periods": ["Too many."]}
+    assert common.api.errors.flatten_errors(nested) == {
+        "customers[0]": ["This field may not be null."],
+        "charges[1].tiers[0].up_to": ["Too big."],
+        "periods": ["Too many."]}
+    assert common.api.errors.flatten_errors(["Bad."]) == {"non_field_errors": ["Bad."]}
+
+
+def test_error_on_a_list_item_names_the_item_in_the_documented_shape(api):
+    # Found by schemathesis: DRF's own shape for a list field is {"customers": {"0": [...]}},
+    # which the schema (field -> list of messages) does not allow.
+    response = api.post("/api/v1/backtests", {"customers": [None, None], "plan": "a",
+                                              "plan_version": 1, "periods": 1}, format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert errors["customers[0]"] == ["This field may not be null."]
+    assert all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in errors.values())
