@@ -15,6 +15,8 @@ SCHEDULES: list[dict] = [
     {"name": "Auto-finalize drafts", "task": "invoices.tasks.auto_finalize_drafts", "every": 900},
     {"name": "Retry Stripe sync", "task": "invoices.tasks.retry_stripe_sync", "every": 600},
     {"name": "Replay failed webhooks", "task": "invoices.tasks.replay_failed_webhooks", "every": 900},
+    # Under invoices.ops.kept.FRESH (5 min), so the margin report is always served kept.
+    {"name": "Keep margin reports warm", "task": "invoices.tasks.keep_margin_books", "every": 240},
     {"name": "Deliver webhooks", "task": "accounts.outbound.tasks.deliver_due_webhooks",
      "every": 60},
 ]

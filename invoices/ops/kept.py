@@ -10,6 +10,10 @@ the rollup watermark and the contracts', seats' and invoices' counts and last ch
   (the page says when it was computed) and the worker is asked to compute it again
   (``invoices.ops.tasks.refresh_margin_book``, once at a time);
 - nothing kept (the first view of a month and day): computed in the request.
+
+So that no one waits for that computation, beat keeps the reports staff open most (this
+month and last) warm: ``warm`` every ``WARM_SECONDS`` computes one again when what it
+read has changed or it is about to go stale (``invoices.ops.tasks.keep_margin_books``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ logger = logging.getLogger(__name__)
 FRESH = dt.timedelta(minutes=5)
 KEEP_SECONDS = 3600
 REFRESH_LOCK_SECONDS = 600
+WARM_SECONDS = 240  # beat's interval for ``warm``: under FRESH, so a kept copy stays fresh
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,15 @@ def _queue(refresh: Callable[[], None], key: str) -> None:
     except Exception:  # a broker outage leaves the stale value; the next view tries again
         cache.delete(f"{key}:refreshing")
         logger.exception("could not queue a refresh of %s", key)
+
+
+def warm(key: str, *, version: str, compute: Callable[[], Any], now: dt.datetime) -> bool:
+    """Computes ``key`` again unless its kept copy read the same ``version`` and stays
+    fresh until the next warm-up; True when it computed."""
+    entry = cache.get(key)
+    if (entry is not None and entry.version == version
+            and now - entry.computed_at < FRESH - dt.timedelta(seconds=WARM_SECONDS)):
+        return False
+    cache.set(key, Kept(version, now, compute()), KEEP_SECONDS)
+    cache.delete(f"{key}:refreshing")
+    return True

@@ -192,14 +192,30 @@ def book_version(day: dt.date) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
+def _book_key(month: Month, day: dt.date) -> str:
+    return f"ops:margins:{month}:{day.isoformat()}"
+
+
 def margin_book(*, month: Month, day: dt.date, force: bool = False) -> kept.Kept:
     def refresh() -> None:
         # By name: invoices.ops.tasks imports this module.
         current_app.send_task(REFRESH_TASK, args=[str(month), day.isoformat()])
 
-    return kept.kept(f"ops:margins:{month}:{day.isoformat()}", version=book_version(day),
+    return kept.kept(_book_key(month, day), version=book_version(day),
                      compute=lambda: compute_book(month=month, day=day), refresh=refresh,
                      force=force)
+
+
+def keep_margin_books(*, now: dt.datetime) -> list[Month]:
+    """Keeps this month's and last month's reports (the report's default page, the admin
+    dashboard, and the month just invoiced) warm in the cache, so staff are served a kept
+    copy instead of waiting seconds for the whole book to be rated. The months computed."""
+    day = now.astimezone(dt.UTC).date()
+    version = book_version(day)
+    month = Month.of(day)
+    return [m for m in (month, month.previous())
+            if kept.warm(_book_key(m, day), version=version, now=now,
+                         compute=lambda m=m: compute_book(month=m, day=day))]
 
 
 def margin_report(*, month: Month, day: dt.date, sort: str = "margin",

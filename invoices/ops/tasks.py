@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.utils import timezone
 
 from invoices.ops.margins import Month
 
@@ -19,3 +20,10 @@ def refresh_margin_book(month: str, day: str) -> None:
     parsed = Month.parse(month)
     if parsed is not None:
         reads.margin_book(month=parsed, day=dt.date.fromisoformat(day), force=True)
+
+
+@shared_task(name="invoices.tasks.keep_margin_books", ignore_result=True)
+def keep_margin_books() -> list[str]:
+    from invoices.ops import reads
+
+    return [str(m) for m in reads.keep_margin_books(now=timezone.now())]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -159,3 +160,40 @@ def test_report_is_kept_and_refreshed_by_the_worker_when_the_book_changes(
     assert revenue["alpha"] > {r.customer.external_id: r.revenue for r in first.rows}["alpha"]
     page = admin_client.get(URL, {"refresh": "1"})
     assert page.status_code == 200 and b'id="computed-at"' in page.content
+
+
+def test_beat_keeps_this_and_last_months_reports_warm_so_no_view_computes_them(
+        book, monkeypatch):
+    import datetime as dt
+
+    from invoices.ops import kept
+    from invoices.ops.tasks import keep_margin_books
+    from tests.invoices.billing_fixtures import add_seat
+
+    now = at(2026, 11, 5, 12)
+    assert reads.keep_margin_books(now=now) == [NOVEMBER, OCTOBER]
+    computed = []
+    monkeypatch.setattr(reads, "compute_book", lambda **kw: computed.append(kw) or 1 / 0)
+    # A view finds both kept and fresh: nothing rated in the request.
+    for month in (NOVEMBER, OCTOBER):
+        assert reads.margin_report(month=month, day=now.date()).rows
+    assert computed == []
+    # Nothing changed and younger than FRESH until the next run: left as kept.
+    monkeypatch.undo()
+    assert reads.keep_margin_books(now=now + dt.timedelta(seconds=30)) == []
+    # About to go stale before the next run, or the book changed: computed again.
+    soon_stale = now + kept.FRESH - dt.timedelta(seconds=kept.WARM_SECONDS)
+    assert reads.keep_margin_books(now=soon_stale) == [NOVEMBER, OCTOBER]
+    add_seat(book[0].customer, "new@alpha.test", at(2026, 11, 2))
+    with time_machine.travel(soon_stale + dt.timedelta(seconds=10), tick=False):  # young
+        assert keep_margin_books() == ["2026-11", "2026-10"]
+
+
+def test_keeping_the_reports_warm_is_a_beat_job_within_the_fresh_window():
+    from billing_site.celery import app
+    from billing_site.schedules import SCHEDULES
+    from invoices.ops import kept
+
+    job = next(s for s in SCHEDULES if s["task"] == "invoices.tasks.keep_margin_books")
+    assert job["every"] == kept.WARM_SECONDS < kept.FRESH.total_seconds()
+    assert "invoices.tasks.keep_margin_books" in app.tasks
