@@ -269,7 +269,7 @@ def explain(now: dt.datetime) -> None:
         reads.compute_book(month=month.previous(), day=now.date())
     wanted = {
         "provider cost by customer (breakdown rollups + tail)": "usage_usagebreakdownday",
-        "invoiced revenue by customer": '"invoices_invoice"."period_end" FROM "invoices_invoice"',
+        "invoiced revenue by customer": '"invoices_invoice"."total" AS "total"',
     }
     for label, marker in wanted.items():
         statement = next((q["sql"] for q in captured.captured_queries
