@@ -345,3 +345,15 @@ def test_loading_and_billing_the_demo_again_changes_nothing(demo):
     assert "Nothing new" in output and "Nothing new" not in demo.first_run
     assert "username: ops  password: ops-Demo-pass-1" in output
     assert "wrong-guess" not in output
+
+
+def test_the_demo_has_its_alerts_evaluated_at_load(demo):
+    from invoices.alerts.models import AlertCrossing
+
+    crossed = {(c.customer.external_id, c.threshold)
+               for c in AlertCrossing.objects.select_related("customer")}
+    customers = {customer for customer, _ in crossed}
+    # The hybrid customers past 80 % of an allowance, and those past 100 % also at 100.
+    assert {"city-power", "vanarsdel", "acme", "nordlicht"} <= customers
+    assert {("city-power", 100), ("vanarsdel", 100)} <= crossed
+    assert ("acme", 100) not in crossed and ("acme", 80) in crossed
