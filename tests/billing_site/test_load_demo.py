@@ -357,3 +357,27 @@ def test_the_demo_has_its_alerts_evaluated_at_load(demo):
     assert {"city-power", "vanarsdel", "acme", "nordlicht"} <= customers
     assert {("city-power", 100), ("vanarsdel", 100)} <= crossed
     assert ("acme", 100) not in crossed and ("acme", 80) in crossed
+
+
+def test_the_labs_recommended_version_fixes_the_money_losing_seat_accounts(
+        demo, api, django_capture_on_commit_callbacks):
+    """The demo makes the lab worth opening: the recommendation turned into a draft
+    version, backtested on the seat plan, covers what the losing accounts cost."""
+    losing = {"globex", "wide-world", "adatum"}
+    draft = api.post("/api/v1/pricing/recommendations", {"plan": "team-seats", "periods": 3},
+                     format="json")
+    assert draft.status_code == 201, draft.json()
+    with django_capture_on_commit_callbacks(execute=True):
+        started = api.post("/api/v1/backtests", {"plan": "team-seats", "periods": 3,
+                                                 "plan_version": draft.json()["version"]},
+                           format="json")
+    assert started.status_code == 202, started.json()
+    backtest = api.get(f"/api/v1/backtests/{started.json()['id']}").json()
+    assert backtest["status"] == "done"
+    rows = [r for r in backtest["results"] if r["customer"] in losing]
+    assert {r["customer"] for r in rows} == losing
+    before = [r for r in rows if Decimal(r["current_total"]) < Decimal(r["provider_cost"])]
+    assert {r["customer"] for r in before} == losing  # each lost money at least once
+    assert all(Decimal(r["candidate_total"]) >= Decimal(r["provider_cost"]) for r in rows)
+    summary = backtest["summary"]
+    assert Decimal(summary["margin_after"]) > Decimal(summary["margin_before"])
