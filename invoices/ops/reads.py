@@ -22,11 +22,13 @@ from invoices.models import Invoice, InvoiceLine
 from invoices.ops import kept, margins
 from invoices.ops.margins import AllowanceShare, CustomerMargin, MarginTotals, Month
 from invoices.rating.drafts import rate_work
-from invoices.rating.planning import Target
 
-# A batched upcoming invoice: the run's own load step for targets we choose. Private
-# names of billing_load on purpose: the same load the preview and the runs use, not a copy.
-from invoices.selectors.billing_load import BILLABLE_CONTRACTS, _contracts, _load
+# A batched upcoming invoice: the run's own load step, the same the preview uses.
+from invoices.selectors.billing_load import (
+    BILLABLE_CONTRACTS,
+    load_contracts,
+    load_open_periods,
+)
 from invoices.selectors.preview import upcoming_invoice
 from plans.models import Contract
 from plans.selectors import contracts_ending_between
@@ -92,19 +94,13 @@ def estimated_revenue(*, day: dt.date) -> Revenue:
     """Every customer's upcoming invoice for the period containing ``day`` (the usage so
     far, rated by the billing engine, saved nowhere), loaded and rated in one batch the
     way ``invoices.selectors.preview.upcoming_invoice`` does it for one customer."""
-    in_force = _contracts(
+    in_force = load_contracts(where=(
         Q(status__in=BILLABLE_CONTRACTS, start_date__lte=day)
-        & (Q(end_date__isnull=True) | Q(end_date__gte=day)))
+        & (Q(end_date__isnull=True) | Q(end_date__gte=day))))
     chosen = {}
     for contract in in_force:  # by customer and start: the latest start wins, as preview's
         chosen[contract.customer_id] = contract
-    targets = []
-    for contract in chosen.values():
-        period = contract.calendar.period_containing(day)
-        targets.append(Target(contract.customer_id, contract.contract_id, period,
-                              contract.version_for(period)))
-    targets.sort(key=lambda t: t.sort_key)
-    loaded = _load(targets, list(chosen.values()), [], {})
+    loaded = load_open_periods(contracts=list(chosen.values()), day=day)
     totals: dict[int, Decimal] = {}
     over: dict[int, bool] = {}
     for rating in rate_work(loaded.work):
