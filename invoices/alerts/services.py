@@ -218,7 +218,9 @@ def alert_email_send(*, crossing_id: int, now: dt.datetime) -> bool:
     """Email the crossing's recipients, once: the row is claimed under a lock, and its
     outcome (sent at, or the error) recorded. True when this call sent it."""
     with transaction.atomic():
-        row = (AlertCrossing.objects.select_for_update(skip_locked=True)
+        # of=("self",): the joined customer row stays unlocked, or two crossings of one
+        # customer sent at once would skip each other (one email lost until the retry).
+        row = (AlertCrossing.objects.select_for_update(skip_locked=True, of=("self",))
                .select_related("customer")
                .filter(pk=crossing_id, emailed_at__isnull=True, email_error="").first())
         if row is None:
