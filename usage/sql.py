@@ -22,7 +22,7 @@ from usage.aggregation import (
 )
 
 
-def number(value: str) -> str:
+def number(value: str, *, keep_scale: bool = True) -> str:
     """A JSON value (a jsonb expression) as numeric at most 12 places when it is a number
     by the reference's rules (``aggregation.to_number``), else NULL.
 
@@ -35,10 +35,11 @@ def number(value: str) -> str:
     """
     cast, text = f"({value})::numeric", f"({value} #>> '{{}}')"
     # round(numeric, n) rounds half away from zero, as ROUND_HALF_UP does in Python.
+    rounded = (f"CASE WHEN scale({cast}) > {PLACES} THEN round({cast}, {PLACES}) ELSE {cast} END"
+               if keep_scale else f"round({cast}, {PLACES})")
     return (
         f"CASE jsonb_typeof({value})"
-        f" WHEN 'number' THEN CASE WHEN scale({cast}) > {PLACES}"
-        f" THEN round({cast}, {PLACES}) ELSE {cast} END"
+        f" WHEN 'number' THEN {rounded}"
         f" WHEN 'string' THEN CASE WHEN {text} ~ %(number_re)s"
         f" THEN round({text}::numeric, {PLACES}) END"
         " END"
