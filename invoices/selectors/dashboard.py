@@ -158,7 +158,7 @@ class Dashboard:
 
 
 def customer_dashboard(*, customer: Customer, at: dt.datetime) -> Dashboard:
-    upcoming, days, mix = _open_period_reads(customer, at)
+    upcoming, days, mix, read_metrics = _open_period_reads(customer, at)
     past = _past_periods(customer, before=upcoming.period.start_at if upcoming else at)
     if upcoming is None:
         return Dashboard(customer=customer, at=at, contract=None, period=None, pace=None,
@@ -168,7 +168,7 @@ def customer_dashboard(*, customer: Customer, at: dt.datetime) -> Dashboard:
                          past=past, mix=None, seats=())
     period, rated = upcoming.period, upcoming.rated
     pace = Pace.of(period, at)
-    metrics = _metrics(upcoming.book)
+    metrics = _metrics(upcoming.book, read_metrics)
 
     usage_lines = [line for line in rated.rated.lines if line.kind == LineKind.USAGE]
     charge_terms = {c.key: c for c in rated.terms.charges}
@@ -202,30 +202,34 @@ def customer_dashboard(*, customer: Customer, at: dt.datetime) -> Dashboard:
 
 def _open_period_reads(customer: Customer, at: dt.datetime):
     """The upcoming invoice, the daily series and the usage mix of the period containing
-    ``at``: three passes over the events the rollups do not hold yet, each seconds'
-    worth of work right after a backfill, so they run side by side (``common.side_by_side``)
-    once the contract and period are known (a few index reads)."""
-    contract = contract_in_force(customer=customer, day=at.astimezone(dt.UTC).date())
+    ``at``, and the metrics read for them. Each of the three passes over the events the
+    rollups do not hold yet (hundreds of milliseconds right after a backfill), so once the
+    contract and period are known (a few index reads) they run side by side."""
+    day = at.astimezone(dt.UTC).date()
+    contract = contract_in_force(customer=customer, day=day)
     if contract is None:
-        return None, {}, None
-    period = contract_period_containing(contract=contract, day=at.astimezone(dt.UTC).date())
+        return None, {}, None, {}
+    period = contract_period_containing(contract=contract, day=day)
     end = min(max(at, period.start_at + dt.timedelta(microseconds=1)), period.end_at)
     version = contract_version_at(contract=contract, day=period.start)
-    # The version's metrics; the book the preview rates on has the same charges.
-    metrics = list(Metric.objects.filter(charges__plan_version=version).distinct()
-                   .order_by("code"))
-    return side_by_side(
-        lambda: upcoming_invoice(customer=customer, at=at),
+    # The version's metrics: the book the preview rates the period on has its charges.
+    metrics = {m.code: m for m in Metric.objects.filter(charges__plan_version=version)
+               .distinct().order_by("code")}
+    upcoming, days, mix = side_by_side(
+        lambda: upcoming_invoice(customer=customer, at=at, contract=contract),
         lambda: daily_values(customer=customer, start=period.start_at, end=end,
-                             metrics=metrics),
+                             metrics=list(metrics.values())),
         lambda: usage_mix(customer=customer, start=period.start_at, end=end),
     )
+    return upcoming, days, mix, metrics
 
 
-def _metrics(book: PriceBook) -> dict[str, Metric]:
+def _metrics(book: PriceBook, read: Mapping[str, Metric]) -> dict[str, Metric]:
     """The metrics the period's charges price, by code, in the charges' order."""
     codes = list(dict.fromkeys(c.metric for c in book.terms.charges))
-    found = {m.code: m for m in Metric.objects.filter(code__in=codes)}
+    found = dict(read)
+    if missing := [code for code in codes if code not in found]:
+        found.update({m.code: m for m in Metric.objects.filter(code__in=missing)})
     return {code: found[code] for code in codes if code in found}
 
 

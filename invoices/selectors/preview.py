@@ -47,10 +47,13 @@ def contract_in_force(*, customer: Customer, day: dt.date) -> Contract | None:
     )
 
 
-def upcoming_invoice(*, customer: Customer, at: dt.datetime) -> UpcomingInvoice | None:
-    """None when no contract is in force at ``at``."""
+def upcoming_invoice(*, customer: Customer, at: dt.datetime,
+                     contract: Contract | None = None) -> UpcomingInvoice | None:
+    """None when no contract is in force at ``at``. ``contract``: the one in force, when
+    the caller has read it already (``contract_in_force``)."""
     day = at.astimezone(dt.UTC).date()
-    contract = contract_in_force(customer=customer, day=day)
+    if contract is None:
+        contract = contract_in_force(customer=customer, day=day)
     if contract is None:
         return None
     period = contract_period_containing(contract=contract, day=day)
