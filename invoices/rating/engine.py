@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal
 
+from common.decimals import format_decimal
 from invoices.rating.charges import fmt, price_charge
 from invoices.rating.money import (
     as_decimal,
@@ -62,9 +63,11 @@ def _usage_line(charge: ChargeTerms, value: Decimal, billed: Decimal, currency: 
 
 def _seat_line(terms: Terms, used: Decimal, billed: Decimal) -> Line:
     price = round_unit_price(terms.seat_price)
-    description = f"Seats: {fmt(billed)} × {fmt(price)}"
+    # Seat-equivalents carry six places (SEAT_PLACES); a whole count reads "5", not
+    # "5.000000", on the invoice and on the Stripe line made from this description.
+    description = f"Seats: {format_decimal(billed)} × {fmt(price)}"
     if billed > used:
-        description += f" (committed {terms.committed_seats}, used {fmt(used)})"
+        description += f" (committed {terms.committed_seats}, used {format_decimal(used)})"
     return Line(
         kind=LineKind.SEAT,
         description=description,

@@ -116,6 +116,16 @@ def test_committed_seats_are_billed_when_fewer_are_used():
     assert rated.billed_seats == 6
     assert lines_of(rated, "seat")[0].amount == D("240.00")
     assert lines_of(rated, "usage")[0].included == 6000
+    assert lines_of(rated, "seat")[0].description == (
+        "Seats: 6 × 40.00 (committed 6, used 4.322581)")
+
+
+def test_a_whole_seat_count_reads_without_padding_in_the_description():
+    full_month = [seat(f"user{i}@acme.test", at(1, month=9)) for i in range(5)]
+    rated = rate(worked_example_terms(), {"tasks": D(0)}, full_month)
+
+    assert str(rated.billed_seats) == "5.000000"  # the column's six places, kept
+    assert lines_of(rated, "seat")[0].description == "Seats: 5 × 40.00"
 
 
 def test_seat_and_base_fee_lines_are_left_out_when_zero():
