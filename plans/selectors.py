@@ -115,6 +115,14 @@ def contract_get(*, contract_id: int) -> Contract | None:
     return contract_list().filter(pk=contract_id).first()
 
 
+def contract_migration_get(*, contract_id: int, migration_id: int) -> ContractMigration | None:
+    """One migration of one contract (another contract's id is not found here)."""
+    return (
+        ContractMigration.objects.filter(contract_id=contract_id, pk=migration_id)
+        .select_related("contract__customer", "plan_version__plan").first()
+    )
+
+
 def metric_published_versions(*, metric: Metric) -> QuerySet[PlanVersion]:
     """Published versions that price ``metric``; while any exists, its definition is fixed."""
     return (

@@ -122,3 +122,6 @@ MIGRATION_CREATE = [
                                                       "notice_days": 30}),
     response_example("Scheduled", MIGRATION, status=201),
 ]
+MIGRATION_GET = [response_example("A scheduled migration", MIGRATION)]
+MIGRATION_CANCEL = [response_example("Canceled", {**MIGRATION, "status": "canceled",
+                                                  "pending": False})]

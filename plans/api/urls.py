@@ -19,4 +19,8 @@ urlpatterns = [
     *api_path("contracts/<int:contract_id>", views.ContractDetailView, "contract-detail"),
     *api_path("contracts/<int:contract_id>/migrations", views.ContractMigrationListView,
               "contract-migration-list"),
+    *api_path("contracts/<int:contract_id>/migrations/<int:migration_id>",
+              views.ContractMigrationDetailView, "contract-migration-detail"),
+    *api_path("contracts/<int:contract_id>/migrations/<int:migration_id>/cancel",
+              views.ContractMigrationCancelView, "contract-migration-cancel"),
 ]

@@ -36,10 +36,18 @@ from plans.api.serializers import (
     PlanVersionSerializer,
     PlanVersionWriteSerializer,
 )
-from plans.models import Contract, Metric, Plan, PlanVersion, PublishedVersionError
+from plans.models import (
+    Contract,
+    ContractMigration,
+    Metric,
+    Plan,
+    PlanVersion,
+    PublishedVersionError,
+)
 from plans.selectors import (
     contract_get,
     contract_list,
+    contract_migration_get,
     contract_version_at,
     metric_get,
     metric_list,
@@ -50,6 +58,8 @@ from plans.selectors import (
 )
 from plans.services import (
     MetricPricedError,
+    MigrationInEffectError,
+    contract_cancel_migration,
     contract_create,
     contract_schedule_migration,
     contract_update,
@@ -411,3 +421,47 @@ class ContractMigrationListView(TodayContextMixin, generics.ListAPIView):
         migration = contract_schedule_migration(contract=contract, today=today, **data)
         return Response(ContractMigrationSerializer(migration, context=context).data,
                         status=status.HTTP_201_CREATED)
+
+
+def get_migration_or_404(contract_id: int, migration_id: int) -> ContractMigration:
+    migration = (contract_migration_get(contract_id=contract_id, migration_id=migration_id)
+                 if max(contract_id, migration_id) <= MAX_BIGINT else None)
+    if migration is None:
+        raise NotFound(f"Contract {contract_id} has no migration {migration_id}.")
+    return migration
+
+
+class ContractMigrationDetailView(TodayContextMixin, generics.GenericAPIView):
+    serializer_class = ContractMigrationSerializer
+
+    @extend_schema(operation_id="contracts_migrations_retrieve", summary="Get a migration",
+                   description="One migration of the contract: its target version, effective "
+                               "date and whether it is still `pending`.",
+                   responses={200: ContractMigrationSerializer}, examples=examples.MIGRATION_GET)
+    def get(self, request: Request, contract_id: int, migration_id: int) -> Response:
+        return Response(self.get_serializer(get_migration_or_404(contract_id, migration_id)).data)
+
+
+class ContractMigrationCancelView(TodayContextMixin, generics.GenericAPIView):
+    serializer_class = ContractMigrationSerializer
+
+    @extend_schema(
+        operation_id="contracts_migrations_cancel", summary="Cancel a migration", request=None,
+        description="Cancels a migration before its effective date: the contract stays on the "
+                    "version it is on, the customer no longer sees the change as upcoming, and "
+                    "the `migration.canceled` webhook event is sent. Canceling a canceled "
+                    "migration answers it unchanged. Once the effective date has come, its "
+                    "periods are billed on the new version and this answers 409: schedule a "
+                    "migration back instead.",
+        responses={200: ContractMigrationSerializer, 409: error_response(
+            409, "The migration has taken effect: `errors.effective_date` says when.")},
+        examples=examples.MIGRATION_CANCEL,
+    )
+    def post(self, request: Request, contract_id: int, migration_id: int) -> Response:
+        migration = get_migration_or_404(contract_id, migration_id)
+        context = self.get_serializer_context()
+        try:
+            migration = contract_cancel_migration(migration=migration, today=context["today"])
+        except MigrationInEffectError as error:
+            return conflict("effective_date", error.message_dict["effective_date"][0])
+        return Response(self.get_serializer(migration).data)

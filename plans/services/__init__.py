@@ -9,6 +9,7 @@ from plans.services.catalog import (
     plan_version_update,
 )
 from plans.services.contracts import (
+    MigrationInEffectError,
     contract_cancel_migration,
     contract_create,
     contract_renew_due,
@@ -18,6 +19,7 @@ from plans.services.contracts import (
 
 __all__ = [
     "MetricPricedError",
+    "MigrationInEffectError",
     "contract_cancel_migration",
     "contract_create",
     "contract_renew_due",

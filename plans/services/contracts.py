@@ -15,7 +15,11 @@ from plans.models import Contract, ContractMigration, PlanVersion
 from plans.models.contracts import DEFAULT_NOTICE_DAYS
 from plans.periods import MONTH, add_months, is_period_start, period_index_containing
 from plans.selectors import contract_version_at, plan_current_version
-from plans.services.events import publish_contract_renewed, publish_migration_scheduled
+from plans.services.events import (
+    publish_contract_renewed,
+    publish_migration_canceled,
+    publish_migration_scheduled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -159,13 +163,35 @@ def contract_schedule_migration(*, contract: Contract, plan_version: PlanVersion
         ) from None
 
 
+class MigrationInEffectError(ValidationError):
+    """The migration's effective date has come: the periods from it are billed on it."""
+
+    def __init__(self, migration: ContractMigration):
+        super().__init__({"effective_date": [
+            f"The migration took effect on {migration.effective_date.isoformat()}; its periods "
+            "are billed on it. Schedule a migration back instead."
+        ]})
+
+
 @transaction.atomic
 def contract_cancel_migration(*, migration: ContractMigration, today: dt.date) -> ContractMigration:
-    migration = ContractMigration.objects.select_for_update().get(pk=migration.pk)
+    """Cancel a migration that has not taken effect; canceling it again changes nothing.
+
+    The vendor's systems heard ``migration.scheduled``, so they hear ``migration.canceled``
+    too, once (the event id is the migration's).
+    """
+    migration = (
+        ContractMigration.objects.select_for_update(of=("self",))
+        .select_related("contract__customer", "plan_version__plan")
+        .get(pk=migration.pk)
+    )
+    if migration.status == ContractMigration.Status.CANCELED:
+        return migration
     if migration.effective_date <= today:
-        raise ValidationError({"effective_date": ["The migration has already taken effect."]})
+        raise MigrationInEffectError(migration)
     migration.status = ContractMigration.Status.CANCELED
     migration.save(update_fields=["status"])
+    publish_migration_canceled(migration=migration, today=today)
     return migration
 
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 # Path converters get a value that names a real row where one exists (see ``catalog``).
 SAMPLE_VALUES = {"external_id": "acme", "code": "tasks", "version": "1", "seat_id": "1",
-                 "contract_id": "1", "invoice_id": "nope", "run_id": "nope",
+                 "contract_id": "1", "migration_id": "1", "invoice_id": "nope", "run_id": "nope",
                  "backtest_id": "nope"}
 METHODS = ["get", "post", "patch", "put", "delete"]
 

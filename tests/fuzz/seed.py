@@ -34,7 +34,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Customer  # noqa: E402
 from invoices.models import BillingRun, Invoice  # noqa: E402
-from plans.models import Contract, Metric, Plan, PlanVersion  # noqa: E402
+from plans.models import Contract, ContractMigration, Metric, Plan, PlanVersion  # noqa: E402
 from plans.services import plan_version_create  # noqa: E402
 
 # Customers whose seats and contracts the dictionaries name: acme is the SPEC's worked
@@ -62,6 +62,8 @@ def seed() -> dict[str, list]:
         "seats": [seat.pk for c in customers for seat in c.seats.order_by("pk")[:3]],
         "contracts": list(Contract.objects.filter(customer__in=customers)
                           .order_by("pk").values_list("pk", flat=True)),
+        "migrations": list(ContractMigration.objects.filter(contract__customer__in=customers)
+                           .order_by("pk").values_list("pk", flat=True)),
         "invoices": [str(invoice.pk) for invoice in invoices],
         "runs": [str(pk) for pk in BillingRun.objects.values_list("pk", flat=True)[:2]],
         "metrics": list(Metric.objects.order_by("code").values_list("code", flat=True)),

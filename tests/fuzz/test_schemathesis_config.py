@@ -17,7 +17,7 @@ from tests.fuzz.seed import dictionaries_toml
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 # One of each kind of id the seed writes, as seed() returns them.
 SEED_IDS = {
-    "customers": ["acme"], "seats": [1, 2], "contracts": [1],
+    "customers": ["acme"], "seats": [1, 2], "contracts": [1], "migrations": [1],
     "invoices": ["8d3c2a4e-1f6b-4c1e-9a7d-2b5e6f7a8c9d"],
     "runs": ["0b7f6c1e-3f0a-4c55-9a57-2f0c8d9e4b21"],
     "metrics": ["tasks"], "plans": ["hybrid"], "versions": [1, 2, 3],

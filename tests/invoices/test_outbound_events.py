@@ -16,7 +16,11 @@ from invoices.models import Invoice
 from invoices.services import invoice_finalize, invoice_void
 from invoices.services.lifecycle import invoice_mark_paid
 from invoices.stripe.sync import stripe_sync_invoice
-from plans.services import contract_renew_due, contract_schedule_migration
+from plans.services import (
+    contract_cancel_migration,
+    contract_renew_due,
+    contract_schedule_migration,
+)
 from tests.accounts.outbound.receiver import start_receiver
 from tests.factories import InvoiceFactory, make_version
 from tests.fakestripe import make_event, sign_webhook_payload
@@ -127,4 +131,25 @@ def test_scheduling_a_migration_sends_migration_scheduled(
     data = json.loads(hooked.requests[0].body)["data"]["migration"]
     assert data["effective_date"] == "2027-01-01"
     assert data["from_plan_version"]["id"] == contract.plan_version_id
+    assert data["to_plan_version"]["id"] == v2.pk
+
+
+def test_canceling_a_migration_sends_migration_canceled_once(
+        hooked, django_capture_on_commit_callbacks):
+    contract = worked_example(tasks=0)
+    v2 = make_version(plan=contract.plan_version.plan, effective_from=dt.date(2026, 11, 1),
+                      seat_price="30.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        migration = contract_schedule_migration(contract=contract, plan_version=v2,
+                                                effective_date=dt.date(2027, 1, 1),
+                                                today=dt.date(2026, 11, 15))
+    with django_capture_on_commit_callbacks(execute=True):
+        contract_cancel_migration(migration=migration, today=dt.date(2026, 11, 20))
+    with django_capture_on_commit_callbacks(execute=True):
+        contract_cancel_migration(migration=migration, today=dt.date(2026, 11, 21))  # no-op
+    assert events(hooked) == [("migration.scheduled", f"migration.scheduled:{migration.pk}"),
+                              ("migration.canceled", f"migration.canceled:{migration.pk}")]
+    data = json.loads(hooked.requests[1].body)["data"]["migration"]
+    assert (data["status"], data["canceled_on"], data["effective_date"]) == (
+        "canceled", "2026-11-20", "2027-01-01")
     assert data["to_plan_version"]["id"] == v2.pk

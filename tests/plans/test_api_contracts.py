@@ -313,3 +313,60 @@ def test_second_migration_on_the_same_date_is_refused(api, contract, team):
                      {**body, "plan_version": 3}, format="json")
     assert_refused(again, "effective_date")
     assert ContractMigration.objects.count() == 1
+
+
+def schedule_december(api, contract) -> dict:
+    response = api.post(f"/api/v1/contracts/{contract.pk}/migrations",
+                        {"plan_version": 2, "effective_date": "2026-12-01"}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_one_migration_is_read_under_its_contract(api, contract, team, acme):
+    migration = schedule_december(api, contract)
+    got = api.get(f"/api/v1/contracts/{contract.pk}/migrations/{migration['id']}")
+    assert got.status_code == 200 and got.json() == migration
+    other = ContractFactory(customer=CustomerFactory(external_id="globex"),
+                            plan_version=team.versions.get(version=1))
+    elsewhere = api.get(f"/api/v1/contracts/{other.pk}/migrations/{migration['id']}")
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["detail"] == f"Contract {other.pk} has no migration {migration['id']}."
+    assert api.get(f"/api/v1/contracts/{contract.pk}/migrations/{2**63}").status_code == 404
+
+
+def test_canceling_a_pending_migration_keeps_the_contract_on_its_version(api, contract):
+    migration = schedule_december(api, contract)
+    response = api.post(f"/api/v1/contracts/{contract.pk}/migrations/{migration['id']}/cancel")
+    assert response.status_code == 200, response.content
+    assert (response.json()["status"], response.json()["pending"]) == ("canceled", False)
+    with time_machine.travel(dt.datetime(2026, 12, 1, tzinfo=dt.UTC), tick=False):
+        upcoming = api.get("/api/v1/customers/acme/upcoming-invoice").json()
+    assert (upcoming["plan"], upcoming["plan_version"]) == ("team", 1)
+    # The date is free again: a canceled migration does not hold it.
+    assert schedule_december(api, contract)["status"] == "scheduled"
+
+
+def test_canceling_twice_answers_the_canceled_migration(api, contract):
+    migration = schedule_december(api, contract)
+    path = f"/api/v1/contracts/{contract.pk}/migrations/{migration['id']}/cancel"
+    first, again = api.post(path), api.post(path + "/")
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+
+
+def test_a_migration_in_effect_cannot_be_canceled_409(api, contract):
+    migration = schedule_december(api, contract)
+    with time_machine.travel(dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC), tick=False):
+        response = api.post(
+            f"/api/v1/contracts/{contract.pk}/migrations/{migration['id']}/cancel")
+    assert response.status_code == 409, response.content
+    assert "took effect on 2026-12-01" in response.json()["errors"]["effective_date"][0]
+    assert ContractMigration.objects.get(pk=migration["id"]).status == "scheduled"
+
+
+def test_canceling_needs_the_admin_key(ingest_api, anon_api, api, contract):
+    migration = schedule_december(api, contract)
+    path = f"/api/v1/contracts/{contract.pk}/migrations/{migration['id']}/cancel"
+    assert ingest_api.post(path).status_code == 403
+    assert anon_api.post(path).status_code == 401
+    assert ContractMigration.objects.get(pk=migration["id"]).status == "scheduled"

@@ -286,7 +286,7 @@ def test_a_migration_in_force_cannot_be_canceled(contract, v2):
     migration = schedule(contract, v2, D(2026, 12, 1))
     with pytest.raises(ValidationError) as excinfo:
         contract_cancel_migration(migration=migration, today=D(2026, 12, 1))
-    assert "already taken effect" in errors_of(excinfo)["effective_date"][0]
+    assert "took effect on 2026-12-01" in errors_of(excinfo)["effective_date"][0]
 
 
 def test_end_date_cannot_move_before_a_scheduled_migration(contract, v2):
