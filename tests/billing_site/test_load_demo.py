@@ -22,7 +22,8 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 
 from accounts.models import Customer, CustomerUser, Seat
-from billing_site.management.commands.load_demo import CUSTOMERS, Demo
+from billing_site.demo_book import CUSTOMERS
+from billing_site.management.commands.load_demo import Demo
 from invoices.models import Invoice
 from invoices.selectors.preview import upcoming_invoice
 from invoices.services.billing_run import billing_due
