@@ -36,7 +36,8 @@ DONE = {
     "plan": "team", "plan_version": 2, "periods": 1, "customers": [],
     "as_of": "2026-11-02T09:00:00Z", "error": "", "failures": [],
     "created_at": "2026-11-02T09:00:00Z", "started_at": "2026-11-02T09:00:01Z",
-    "finished_at": "2026-11-02T09:00:03Z", "results": RESULTS, "summary": SUMMARY,
+    "finished_at": "2026-11-02T09:00:03Z", "results_count": len(RESULTS), "next": None,
+    "results": RESULTS, "summary": SUMMARY,
 }
 _EMPTY_SUMMARY = {**SUMMARY, "current_total": "0.00", "candidate_total": "0.00",
                   "change": "0.00", "provider_cost": "0.00", "margin_before": "0.00",
@@ -44,7 +45,7 @@ _EMPTY_SUMMARY = {**SUMMARY, "current_total": "0.00", "candidate_total": "0.00",
                   "customers": 0, "customers_paying_more": 0, "customers_paying_less": 0,
                   "biggest_winners": [], "biggest_losers": []}
 RUNNING = {**DONE, "status": "running", "progress": 0.5, "customers_total": 10000,
-           "customers_done": 5000, "finished_at": None, "results": [],
+           "customers_done": 5000, "finished_at": None, "results_count": 0, "results": [],
            "summary": _EMPTY_SUMMARY}
 
 CREATE = [

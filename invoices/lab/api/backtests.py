@@ -3,17 +3,22 @@ needs an admin-scope key."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from common.api.fields import query_text
+from common.api.pagination import MAX_PAGE_LIMIT, query_integer
 from common.api.schema import error_response
 from common.api.serializers import validated_data
+from common.bounds import MAX_INTEGER
 from invoices.lab.api import backtest_examples as examples
 from invoices.lab.api.serializers import (
     BacktestRequestSerializer,
@@ -32,9 +37,19 @@ class BacktestCreatedSerializer(serializers.Serializer):
     progress = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=False)
 
 
-def backtest_document(backtest: Backtest, *, customer: str | None = None) -> dict:
+# A backtest of 10,000 customers over 3 periods has 30,000 results: they are paged like
+# every list (at most 1,000 a page); the summary always covers all of them.
+RESULTS_PAGE = MAX_PAGE_LIMIT
+
+
+def backtest_document(backtest: Backtest, *, customer: str | None = None,
+                      limit: int = RESULTS_PAGE, offset: int = 0,
+                      next_url: Callable[[int], str] | None = None) -> dict:
     summary = backtest_summary(backtest=backtest)
     currency = backtest.plan_version.currency
+    rows = backtest_results(backtest=backtest, customer=customer)
+    count = rows.count()
+    more = offset + limit < count and next_url is not None
     return {
         "id": backtest.pk, "status": backtest.status, "progress": backtest.progress,
         "customers_total": backtest.customers_total, "customers_done": backtest.customers_done,
@@ -43,7 +58,9 @@ def backtest_document(backtest: Backtest, *, customer: str | None = None) -> dic
         "error": backtest.error, "failures": backtest.failures,
         "created_at": backtest.created_at, "started_at": backtest.started_at,
         "finished_at": backtest.finished_at,
-        "results": backtest_results(backtest=backtest, customer=customer),
+        "results_count": count,
+        "next": next_url(offset + limit) if more else None,
+        "results": rows[offset:offset + limit],
         "summary": {
             "currency": currency, "current_total": summary.current_total,
             "candidate_total": summary.candidate_total, "change": summary.change,
@@ -100,8 +117,18 @@ class BacktestListView(APIView):
                 "per customer-period (current and candidate totals, the change and the "
                 "provider cost, money as decimal strings), and the summary: totals, margins "
                 "before and after, how many customers pay more or less, and the biggest "
-                "winners and losers. `customer` narrows the results to one customer.",
-    parameters=[OpenApiParameter("customer", str, description="A customer's external_id.")],
+                "winners and losers. `customer` narrows the results to one customer. The "
+                "results come a page at a time (`limit`, at most 1,000, and `offset`; `next` "
+                "links the following page); the summary always covers every result.",
+    parameters=[
+        OpenApiParameter("customer", str, description="A customer's external_id."),
+        OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT,
+                                   "default": RESULTS_PAGE},
+                         description="Results per page."),
+        OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER,
+                                    "default": 0},
+                         description="Results to skip."),
+    ],
     responses={200: BacktestSerializer, 404: error_response(404, "No backtest with that id.")},
     examples=examples.GET,
 )
@@ -110,5 +137,14 @@ class BacktestDetailView(APIView):
         backtest = backtest_get(backtest_id=backtest_id)
         if backtest is None:
             raise NotFound(f"No backtest with id {backtest_id!r}.")
-        document = backtest_document(backtest, customer=query_text(request, "customer"))
+        limit = query_integer(request, "limit", minimum=1, maximum=MAX_PAGE_LIMIT,
+                              default=RESULTS_PAGE)
+        offset = query_integer(request, "offset", minimum=0, maximum=MAX_INTEGER, default=0)
+
+        def next_url(start: int) -> str:
+            return replace_query_param(
+                replace_query_param(request.build_absolute_uri(), "offset", start), "limit", limit)
+
+        document = backtest_document(backtest, customer=query_text(request, "customer"),
+                                     limit=limit, offset=offset, next_url=next_url)
         return Response(BacktestSerializer(document).data)

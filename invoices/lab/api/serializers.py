@@ -108,5 +108,10 @@ class BacktestSerializer(serializers.Serializer):
     created_at = BoundedDateTimeField()
     started_at = BoundedDateTimeField(allow_null=True)
     finished_at = BoundedDateTimeField(allow_null=True)
-    results = BacktestResultSerializer(many=True)
+    results_count = serializers.IntegerField(
+        help_text="Results in all (of `customer`, when given); `results` is one page of them.")
+    next = serializers.URLField(allow_null=True,
+                                help_text="The next page of `results`; null on the last.")
+    results = BacktestResultSerializer(many=True, help_text=(
+        "One page (`limit`, `offset`) of the results, by customer then period."))
     summary = BacktestSummarySerializer()

@@ -63,6 +63,36 @@ def test_customers_narrow_the_backtest(api, book, django_capture_on_commit_callb
     assert data["customers"] == ["heavy"]
 
 
+def test_results_come_a_page_at_a_time_and_the_summary_covers_them_all(
+        api, book, django_capture_on_commit_callbacks):
+    backtest_id = start(api, django_capture_on_commit_callbacks).json()["id"]
+    everything = api.get(f"/api/v1/backtests/{backtest_id}").json()
+    assert everything["results_count"] == len(everything["results"]) >= 3
+    assert everything["next"] is None
+
+    seen, url = [], f"/api/v1/backtests/{backtest_id}?limit=2"
+    while url:
+        page = api.get(url).json()
+        assert page["results_count"] == everything["results_count"]
+        assert page["summary"] == everything["summary"]
+        assert len(page["results"]) <= 2
+        seen += page["results"]
+        url = page["next"]
+    assert seen == everything["results"]
+    first = api.get(f"/api/v1/backtests/{backtest_id}?limit=2").json()
+    assert "offset=2" in first["next"] and "limit=2" in first["next"]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "offset=-1",
+                                   "offset=9223372036854775808"])
+def test_a_results_page_out_of_range_is_refused_naming_it(
+        api, book, django_capture_on_commit_callbacks, query):
+    backtest_id = start(api, django_capture_on_commit_callbacks).json()["id"]
+    response = api.get(f"/api/v1/backtests/{backtest_id}?{query}")
+    assert response.status_code == 400
+    assert query.split("=")[0] in response.json()["errors"]
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({**BODY, "periods": 0}, "periods"),
     ({**BODY, "periods": 37}, "periods"),
