@@ -22,12 +22,13 @@ from invoices.models import BillingRun, Invoice, InvoiceLine
 from invoices.services import (
     invoice_finalize,
     invoice_hold,
+    invoice_mark_paid_out_of_band,
     invoice_release_hold,
     invoice_rerate,
     invoice_void,
 )
 from invoices.stripe.admin import retry_stripe_sync
-from invoices.stripe.tasks import queue_invoice_sync, queue_invoice_void
+from invoices.stripe.tasks import queue_invoice_paid, queue_invoice_sync, queue_invoice_void
 
 
 def _errors(error: ValidationError) -> str:
@@ -59,6 +60,17 @@ def void(modeladmin, request, queryset):
            lambda i: queue_invoice_void(invoice_void(invoice=i, now=timezone.now())))
 
 
+def _mark_paid(invoice: Invoice) -> None:
+    now = timezone.now()
+    queue_invoice_paid(invoice_mark_paid_out_of_band(invoice=invoice, paid_at=now, now=now))
+
+
+@admin.action(description="Mark selected invoices paid (received outside Stripe)",
+              permissions=["change"])
+def mark_paid(modeladmin, request, queryset):
+    _apply(modeladmin, request, queryset, "marked paid", _mark_paid)
+
+
 @admin.action(description="Hold selected drafts (no auto-finalize)", permissions=["change"])
 def hold(modeladmin, request, queryset):
     _apply(modeladmin, request, queryset, "held", lambda i: invoice_hold(invoice=i))
@@ -75,7 +87,7 @@ def rerate(modeladmin, request, queryset):
            lambda i: invoice_rerate(invoice=i, now=timezone.now()))
 
 
-INVOICE_ACTIONS = [finalize, void, hold, release_hold, rerate, retry_stripe_sync]
+INVOICE_ACTIONS = [finalize, void, mark_paid, hold, release_hold, rerate, retry_stripe_sync]
 
 # The invoice page's buttons: verb → (label, service, confirm question or "" for none).
 BUTTONS = {
@@ -86,6 +98,9 @@ BUTTONS = {
     "void": ("Void", lambda i: queue_invoice_void(invoice_void(invoice=i, now=timezone.now())),
              "Void {invoice}? A void invoice stays on record and cannot be changed again; "
              "a finalized one is voided in Stripe too."),
+    "mark_paid": ("Mark paid", _mark_paid,
+                  "Record that {invoice} was paid outside Stripe (a bank transfer, a cheque), "
+                  "now? Stripe then marks its copy paid out of band and stops collecting it."),
 }
 
 
@@ -93,7 +108,7 @@ def _buttons_for(invoice: Invoice) -> list[str]:
     if invoice.status == Invoice.Status.DRAFT:
         return ["finalize", "release" if invoice.on_hold else "hold", "void"]
     if invoice.status == Invoice.Status.FINALIZED:
-        return ["void"]
+        return ["mark_paid", "void"]
     return []
 
 

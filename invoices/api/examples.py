@@ -34,6 +34,11 @@ INVOICE_LIST = [response_example("An invoice", FINALIZED)]
 INVOICE_GET = [response_example("A draft", DRAFT), response_example("Finalized", FINALIZED)]
 INVOICE_FINALIZE = [response_example("Finalized", FINALIZED)]
 INVOICE_VOID = [response_example("Voided", VOIDED)]
+INVOICE_MARK_PAID = [
+    request_example("Paid by bank transfer", {"paid_at": "2026-11-20T10:00:00Z"}),
+    response_example("Paid", {**FINALIZED, "status": "paid", "paid_at": "2026-11-20T10:00:00Z",
+                              "stripe_state": "pending"}),
+]
 UPCOMING = [response_example("October so far", {
     **DRAFT, "id": None, "created_at": None, "rated_at": None, "stripe_state": None,
     "upcoming": True, "at": "2026-10-20T08:00:00Z", "invoice": None,

@@ -87,6 +87,14 @@ class BillingRunRequestSerializer(StrictSerializer):
     )
 
 
+class MarkPaidRequestSerializer(StrictSerializer):
+    paid_at = BoundedDateTimeField(
+        required=False,
+        help_text="When the money arrived. Default: now. Not in the future, not before "
+                  "the invoice was finalized.",
+    )
+
+
 class BillingRunFailureSerializer(serializers.Serializer):
     customer = serializers.CharField(help_text="The customer's external_id.")
     error = serializers.CharField()

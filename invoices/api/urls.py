@@ -10,6 +10,8 @@ urlpatterns = [
     *api_path("invoices/<str:invoice_id>", views.InvoiceDetailView, "invoice-detail"),
     *api_path("invoices/<str:invoice_id>/finalize", views.InvoiceFinalizeView, "invoice-finalize"),
     *api_path("invoices/<str:invoice_id>/void", views.InvoiceVoidView, "invoice-void"),
+    *api_path("invoices/<str:invoice_id>/mark-paid", views.InvoiceMarkPaidView,
+              "invoice-mark-paid"),
     *api_path("customers/<str:external_id>/upcoming-invoice", views.UpcomingInvoiceView,
               "upcoming-invoice"),
     *api_path("billing-runs", views.BillingRunListView, "billing-run-list"),

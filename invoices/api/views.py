@@ -24,15 +24,21 @@ from invoices.api.serializers import (
     BillingRunRequestSerializer,
     BillingRunSerializer,
     InvoiceSerializer,
+    MarkPaidRequestSerializer,
     UpcomingInvoiceSerializer,
 )
 from invoices.documents import upcoming_document
 from invoices.models import Invoice
 from invoices.selectors import billing_run_get, billing_run_list, invoice_get, invoice_list
 from invoices.selectors.preview import upcoming_invoice
-from invoices.services import InvoiceStateError, invoice_finalize, invoice_void
+from invoices.services import (
+    InvoiceStateError,
+    invoice_finalize,
+    invoice_mark_paid_out_of_band,
+    invoice_void,
+)
 from invoices.services.run_queue import billing_run_fail, billing_run_request
-from invoices.stripe.tasks import queue_invoice_sync, queue_invoice_void
+from invoices.stripe.tasks import queue_invoice_paid, queue_invoice_sync, queue_invoice_void
 from invoices.tasks import run_billing
 
 CONFLICT = {409: error_response(409, "The invoice's status forbids it: `errors.status` "
@@ -126,6 +132,29 @@ class InvoiceVoidView(_InvoiceActionView):
         invoice = invoice_void(invoice=invoice, now=timezone.now())
         queue_invoice_void(invoice)
         return invoice
+
+
+@extend_schema(
+    summary="Record a payment made outside Stripe",
+    description="Marks a finalized invoice paid at `paid_at` (default now), for money that "
+                "arrived another way (a bank transfer, a cheque). Its Stripe copy is then "
+                "marked paid out of band, so Stripe stops collecting it. A paid invoice "
+                "answers unchanged; a draft or void one answers 409.",
+    request=MarkPaidRequestSerializer, responses={200: InvoiceSerializer, **CONFLICT},
+    examples=examples.INVOICE_MARK_PAID,
+)
+class InvoiceMarkPaidView(APIView):
+    def post(self, request: Request, invoice_id: str) -> Response:
+        invoice = get_invoice_or_404(invoice_id)
+        data = validated_data(MarkPaidRequestSerializer, request.data)
+        now = timezone.now()
+        try:
+            invoice = invoice_mark_paid_out_of_band(
+                invoice=invoice, paid_at=data.get("paid_at", now), now=now)
+        except InvoiceStateError as error:
+            return conflict("status", error.message_dict["status"][0])
+        queue_invoice_paid(invoice)
+        return Response(InvoiceSerializer(get_invoice_or_404(invoice_id)).data)
 
 
 @extend_schema(

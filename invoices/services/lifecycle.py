@@ -96,6 +96,32 @@ def invoice_mark_paid(*, invoice: Invoice, paid_at: dt.datetime) -> Invoice:
     return invoice
 
 
+# A payment date a little ahead of the server's clock is a skewed clock, not a payment to come.
+PAID_AT_SKEW = dt.timedelta(minutes=5)
+
+
+@transaction.atomic
+def invoice_mark_paid_out_of_band(*, invoice: Invoice, paid_at: dt.datetime,
+                                  now: dt.datetime) -> Invoice:
+    """Ops record a payment made outside Stripe (a bank transfer, a cheque). The caller
+    queues ``invoices.stripe.tasks.queue_invoice_paid`` so Stripe marks its copy paid out
+    of band and stops collecting. Idempotent for a paid invoice."""
+    invoice = _locked(invoice)
+    if invoice.status == Status.PAID:
+        return invoice
+    if invoice.status != Status.FINALIZED:
+        raise InvoiceStateError(invoice, "marked paid", "finalized")
+    if paid_at > now + PAID_AT_SKEW:
+        raise ValidationError({"paid_at": [
+            f"paid_at {paid_at:%Y-%m-%dT%H:%M:%SZ} is in the future; record a payment once "
+            "it has been received."]})
+    if paid_at < invoice.finalized_at:
+        raise ValidationError({"paid_at": [
+            f"paid_at is before the invoice was finalized "
+            f"({invoice.finalized_at:%Y-%m-%dT%H:%M:%SZ})."]})
+    return invoice_mark_paid(invoice=invoice, paid_at=paid_at)
+
+
 @transaction.atomic
 def invoice_mark_payment_failed(*, invoice: Invoice, failed_at: dt.datetime) -> Invoice:
     """Record a failed payment attempt; the invoice stays finalized (and payable)."""

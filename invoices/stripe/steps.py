@@ -50,7 +50,8 @@ def _save_invoice(invoice: Invoice, now: dt.datetime, **fields: Any) -> None:
 
 
 def push_invoice(client: stripe.StripeClient, invoice: Invoice, *, now: dt.datetime) -> None:
-    """Make Stripe match ``invoice``: finalized there, or voided/deleted if void here."""
+    """Make Stripe match ``invoice``: finalized there (and paid out of band if paid here),
+    or voided/deleted if void here."""
     if invoice.status == Status.VOID:
         converge_void(client, invoice)
         return
@@ -89,6 +90,11 @@ def push_invoice(client: stripe.StripeClient, invoice: Invoice, *, now: dt.datet
             f"{expected} ({invoice.currency} minor units); check it for duplicate or "
             "missing items."
         )
+    if _paid_here(invoice) and remote.status in ("open", "uncollectible"):
+        # Paid outside Stripe (recorded by ops): Stripe must stop collecting it, or the
+        # customer is charged twice.
+        client.v1.invoices.pay(invoice.stripe_invoice_id, {"paid_out_of_band": True},
+                               _options(idempotency_key(invoice, "pay")))
 
 
 def ensure_customer(client: stripe.StripeClient, customer: Customer) -> str:
@@ -170,6 +176,11 @@ def _adopt_existing_items(client: stripe.StripeClient, invoice: Invoice,
     for line in lines:
         if not line.stripe_invoice_item_id and str(line.position) in found:
             _save_item_id(line, found[str(line.position)])
+
+
+def _paid_here(invoice: Invoice) -> bool:
+    invoice.status = Invoice.objects.values_list("status", flat=True).get(pk=invoice.pk)
+    return invoice.status == Status.PAID
 
 
 def _voided_meanwhile(invoice: Invoice) -> bool:

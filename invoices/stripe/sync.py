@@ -129,6 +129,16 @@ def stripe_sync_start(*, invoice_id: Any, now: dt.datetime) -> bool:
     return _start_job(invoice_id, base, now)
 
 
+def stripe_paid_start(*, invoice_id: Any, now: dt.datetime) -> bool:
+    """Claim an invoice just marked paid outside Stripe, so Stripe marks its copy paid out
+    of band (or gets it finalized and paid, if it never got there); True when the caller
+    should now queue ``sync_invoice_to_stripe``. Sync off: marks it off."""
+    if not sync_enabled():
+        _mark_off(invoice_id)
+        return False
+    return _start_job(invoice_id, Invoice.objects.filter(status=Status.PAID), now)
+
+
 def stripe_void_start(*, invoice_id: Any, now: dt.datetime) -> bool:
     """Claim a just-voided invoice for its void in Stripe; True when the caller should now
     queue ``void_invoice_in_stripe``. False when it never reached Stripe (a voided draft;
@@ -158,7 +168,8 @@ def stripe_sync_invoice(*, invoice: Invoice, now: dt.datetime) -> Invoice:
     invoice = _load(invoice)
     if invoice.status == Status.DRAFT:
         raise ValidationError({"status": ["Only finalized invoices are synced to Stripe."]})
-    if invoice.status != Status.VOID and invoice.stripe_state == State.SYNCED:
+    # A paid invoice is pushed even when synced: paid here may mean paid out of band.
+    if invoice.status == Status.FINALIZED and invoice.stripe_state == State.SYNCED:
         return invoice
     return _run(invoice, now, push_invoice)
 

@@ -27,6 +27,7 @@ from invoices.stripe.sync import (
     StripeSyncFailed,
     StripeSyncOff,
     StripeSyncTransient,
+    stripe_paid_start,
     stripe_retry_claim,
     stripe_sync_invoice,
     stripe_sync_start,
@@ -125,6 +126,11 @@ def _after_commit(start: Callable[..., bool], task: Any, invoice: Invoice) -> No
 def queue_invoice_sync(invoice: Invoice) -> None:
     """Push a just-finalized invoice to Stripe (sync off: it is marked off)."""
     _after_commit(stripe_sync_start, sync_invoice_to_stripe, invoice)
+
+
+def queue_invoice_paid(invoice: Invoice) -> None:
+    """Have Stripe mark its copy paid out of band (an invoice paid outside Stripe)."""
+    _after_commit(stripe_paid_start, sync_invoice_to_stripe, invoice)
 
 
 def queue_invoice_void(invoice: Invoice) -> None:

@@ -206,7 +206,7 @@ class InvoicingMixin:
             "period_start": now,
             "starting_balance": 0,
             "statement_descriptor": get_str(p, "statement_descriptor"),
-            "status": "draft",
+            "status": "draft", "paid_out_of_band": False,
             "status_transitions": {
                 "finalized_at": None,
                 "marked_uncollectible_at": None,
@@ -344,7 +344,7 @@ class InvoicingMixin:
 
     def pay_invoice(self, p: dict[str, Any], obj_id: str) -> dict[str, Any]:
         check_unknown(p, PAY_PARAMS)
-        get_bool(p, "paid_out_of_band")
+        out_of_band = get_bool(p, "paid_out_of_band")
         inv = self.get("invoice", obj_id)
         if inv["status"] == "draft":
             self.finalize_invoice({}, obj_id)
@@ -355,6 +355,7 @@ class InvoicingMixin:
         if inv["status"] not in ("open", "uncollectible"):
             raise state_error(f"You cannot pay a {inv['status']} invoice.")
         self._mark_paid(inv, self.now())
+        inv["paid_out_of_band"] = bool(out_of_band)
         return self.render_invoice(inv)
 
     def mark_uncollectible_invoice(self, p: dict[str, Any], obj_id: str) -> dict[str, Any]:
