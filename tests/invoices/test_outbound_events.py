@@ -118,15 +118,21 @@ def test_renewing_a_contract_sends_contract_renewed_once(
     assert body["contract"]["start_date"] == "2026-11-01"
 
 
-def test_scheduling_a_migration_sends_migration_scheduled(
-        hooked, django_capture_on_commit_callbacks):
+def schedule_january(capture):
+    """The worked example's contract, moved to a new version from January 2027."""
     contract = worked_example(tasks=0)
     v2 = make_version(plan=contract.plan_version.plan, effective_from=dt.date(2026, 11, 1),
                       seat_price="30.00")
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture(execute=True):
         migration = contract_schedule_migration(contract=contract, plan_version=v2,
                                                 effective_date=dt.date(2027, 1, 1),
                                                 today=dt.date(2026, 11, 15))
+    return contract, v2, migration
+
+
+def test_scheduling_a_migration_sends_migration_scheduled(
+        hooked, django_capture_on_commit_callbacks):
+    contract, v2, migration = schedule_january(django_capture_on_commit_callbacks)
     assert events(hooked) == [("migration.scheduled", f"migration.scheduled:{migration.pk}")]
     data = json.loads(hooked.requests[0].body)["data"]["migration"]
     assert data["effective_date"] == "2027-01-01"
@@ -136,13 +142,7 @@ def test_scheduling_a_migration_sends_migration_scheduled(
 
 def test_canceling_a_migration_sends_migration_canceled_once(
         hooked, django_capture_on_commit_callbacks):
-    contract = worked_example(tasks=0)
-    v2 = make_version(plan=contract.plan_version.plan, effective_from=dt.date(2026, 11, 1),
-                      seat_price="30.00")
-    with django_capture_on_commit_callbacks(execute=True):
-        migration = contract_schedule_migration(contract=contract, plan_version=v2,
-                                                effective_date=dt.date(2027, 1, 1),
-                                                today=dt.date(2026, 11, 15))
+    contract, v2, migration = schedule_january(django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         contract_cancel_migration(migration=migration, today=dt.date(2026, 11, 20))
     with django_capture_on_commit_callbacks(execute=True):
