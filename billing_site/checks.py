@@ -1,6 +1,6 @@
-"""System checks: one refuses a production start with unsafe settings; one warns (on
-``check --deploy --database default``) when the app's database role could undo the
-database's own guards."""
+"""System checks: one refuses a production start with unsafe settings; one refuses a PDF
+font that cannot be read; one warns (on ``check --deploy --database default``) when the
+app's database role could undo the database's own guards."""
 
 from __future__ import annotations
 
@@ -46,6 +46,26 @@ def production_settings_are_safe(app_configs, **kwargs):
                 id="billing.W001",
             )
         )
+    return problems
+
+
+@register(deploy=False)
+def invoice_pdf_fonts_are_readable(app_configs, **kwargs):
+    """A font that cannot be read would fail every PDF download: say so at start."""
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    problems = []
+    for name in ("INVOICE_PDF_FONT", "INVOICE_PDF_FONT_BOLD"):
+        path = getattr(settings, name)
+        if not path:
+            continue
+        try:
+            TTFont(name, path)
+        except Exception as error:  # reportlab raises its own TTFError, OSError and others
+            problems.append(Error(
+                f"{name} ({path}) is not a readable TrueType font: {error}",
+                hint="Point it at a .ttf file (e.g. Noto Sans), or unset it for the bundled "
+                     "Vera font.", id="billing.E004"))
     return problems
 
 

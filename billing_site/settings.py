@@ -266,6 +266,19 @@ USAGE_FUTURE_TOLERANCE_SECONDS = env_int("USAGE_FUTURE_TOLERANCE_SECONDS", 300)
 # Events commit well within this of their received_at; rollups trust hours older than it.
 USAGE_ROLLUP_MARGIN_SECONDS = env_int("USAGE_ROLLUP_MARGIN_SECONDS", 600)
 
+# Who issues the invoices, as the PDF and the invoice page print it: lines split on "|",
+# the first is the name ("Example AI Ltd|1 Main Street|London EC1A 1AA|VAT GB123456789").
+INVOICE_ISSUER = tuple(
+    line.strip() for line in (env_str("INVOICE_ISSUER", "") or "").split("|") if line.strip()
+)
+# The PDF's paper and font: a TrueType file per weight covering the scripts of customer
+# names (e.g. Noto Sans); unset, reportlab's bundled Vera (Latin-1 and a little more).
+INVOICE_PDF_PAGE_SIZE = (env_str("INVOICE_PDF_PAGE_SIZE", "A4") or "A4").strip().upper()
+if INVOICE_PDF_PAGE_SIZE not in {"A4", "LETTER"}:
+    raise ImproperlyConfigured("INVOICE_PDF_PAGE_SIZE must be A4 or LETTER.")
+INVOICE_PDF_FONT = env_str("INVOICE_PDF_FONT", "") or ""
+INVOICE_PDF_FONT_BOLD = env_str("INVOICE_PDF_FONT_BOLD", "") or ""
+
 # Stripe: with no key, sync is off and the app says so.
 STRIPE_API_KEY = env_str("STRIPE_API_KEY", "")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")

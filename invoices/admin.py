@@ -267,8 +267,10 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.display(description="page")
     def page_link(self, invoice: Invoice) -> str:
-        url = reverse("invoice-page", args=[invoice.pk])
-        return format_html('<a href="{}" target="_blank">Printable invoice</a>', url)
+        return format_html('<a href="{}" target="_blank">Printable invoice</a> · '
+                           '<a href="{}" download>PDF</a>',
+                           reverse("invoice-page", args=[invoice.pk]),
+                           reverse("invoice-pdf", args=[invoice.pk]))
 
     @staticmethod
     def _json(data) -> str:

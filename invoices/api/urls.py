@@ -8,6 +8,7 @@ from invoices.api import views
 urlpatterns = [
     *api_path("invoices", views.InvoiceListView, "invoice-list"),
     *api_path("invoices/<str:invoice_id>", views.InvoiceDetailView, "invoice-detail"),
+    *api_path("invoices/<str:invoice_id>/pdf", views.InvoicePdfView, "invoice-pdf-api"),
     *api_path("invoices/<str:invoice_id>/finalize", views.InvoiceFinalizeView, "invoice-finalize"),
     *api_path("invoices/<str:invoice_id>/void", views.InvoiceVoidView, "invoice-void"),
     *api_path("invoices/<str:invoice_id>/mark-paid", views.InvoiceMarkPaidView,

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from kombu.exceptions import OperationalError
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +31,7 @@ from invoices.api.serializers import (
 )
 from invoices.documents import upcoming_document
 from invoices.models import Invoice
+from invoices.portal.pdf import invoice_pdf_response
 from invoices.selectors import billing_run_get, billing_run_list, invoice_get, invoice_list
 from invoices.selectors.preview import upcoming_invoice
 from invoices.services import (
@@ -90,6 +93,34 @@ class InvoiceListView(generics.ListAPIView):
 class InvoiceDetailView(APIView):
     def get(self, request: Request, invoice_id: str) -> Response:
         return Response(InvoiceSerializer(get_invoice_or_404(invoice_id)).data)
+
+
+class _ErrorsInJson(BaseContentNegotiation):
+    """The PDF is returned as a plain response; anything DRF renders is an error, in JSON
+    whatever the client accepts (``Accept: application/pdf`` is not a reason for a 406)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+@extend_schema(
+    summary="Download an invoice as PDF",
+    description="The invoice as a PDF file (`invoice-USD-000001.pdf`): the issuer, the "
+                "customer, the period, every line with its arithmetic in words, and the "
+                "total; the same sheet as the customer's invoice page. A draft is marked "
+                "DRAFT and a void invoice VOID on every page. The bytes are the same each "
+                "time for an invoice that has not changed.",
+    responses={(200, "application/pdf"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="The PDF, as an attachment.")},
+)
+class InvoicePdfView(APIView):
+    content_negotiation_class = _ErrorsInJson
+
+    def get(self, request: Request, invoice_id: str):
+        return invoice_pdf_response(get_invoice_or_404(invoice_id))
 
 
 class _InvoiceActionView(APIView):

@@ -1,5 +1,5 @@
-"""The portal's invoices: the list of the customer's invoices and the printable invoice page
-with every line's arithmetic in words (``invoices/portal/wording.py``).
+"""The portal's invoices: the list of the customer's invoices, the printable invoice page
+with every line's arithmetic in words (``invoices/portal/wording.py``) and its PDF.
 
 A customer's user reaches only their own customer's finalized, paid and void invoices;
 any other id (another customer's, a draft, one that does not exist) is the same 404.
@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from invoices.documents import invoice_document
 from invoices.models import Invoice
 from invoices.portal import wording
 from invoices.portal.access import portal_customer
+from invoices.portal.pdf import invoice_pdf_response
+from invoices.portal.sheet import invoice_sheet
 from invoices.selectors import invoice_get, portal_invoice_get, portal_invoice_list
-from plans.selectors import metric_list
 
 INVOICES_PER_PAGE = 25
 
@@ -43,29 +44,32 @@ def invoice_list_page(request: HttpRequest) -> HttpResponse:
     })
 
 
-@login_required
-def invoice_page(request: HttpRequest, invoice_id: str) -> HttpResponse:
+def _invoice_or_404(request: HttpRequest, invoice_id: str) -> Invoice:
     if request.user.is_staff:
         invoice = invoice_get(invoice_id=invoice_id)
     else:
         invoice = portal_invoice_get(customer=portal_customer(request), invoice_id=invoice_id)
     if invoice is None:
         raise Http404("No such invoice.")
-    document = invoice_document(invoice)
-    names = dict(metric_list().values_list("code", "name"))
+    return invoice
+
+
+@login_required
+def invoice_page(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = _invoice_or_404(request, invoice_id)
+    sheet = invoice_sheet(invoice, issuer=settings.INVOICE_ISSUER)
     return render(request, "invoices/invoice_detail.html", {
-        "invoice": document,
+        "sheet": sheet,
+        "invoice": sheet.document,
         "customer": invoice.customer,
-        "period": _period(invoice),
-        "lines": wording.line_words(document.lines, currency=invoice.currency,
-                                    metric_names=names,
-                                    seat_equivalents=document.seat_equivalents),
-        "total": wording.money(invoice.total, invoice.currency),
-        "finalized_on": _day(invoice.finalized_at),
-        "paid_on": _day(invoice.paid_at),
-        "voided_on": _day(invoice.voided_at),
         "exports": not request.user.is_staff,
     })
+
+
+@login_required
+def invoice_pdf_page(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    """The same invoice as a PDF file to download (``invoices/portal/pdf.py``)."""
+    return invoice_pdf_response(_invoice_or_404(request, invoice_id))
 
 
 def _period(invoice: Invoice) -> str:
@@ -73,5 +77,3 @@ def _period(invoice: Invoice) -> str:
                           invoice.period_end.astimezone(dt.UTC).date())
 
 
-def _day(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else wording.day(moment.astimezone(dt.UTC).date())

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", dashboard.dashboard_page, name="home"),
     path("invoices/", invoices.invoice_list_page, name="portal-invoices"),
     path("invoices/<str:invoice_id>/", invoices.invoice_page, name="invoice-page"),
+    path("invoices/<str:invoice_id>/invoice.pdf", invoices.invoice_pdf_page, name="invoice-pdf"),
     path("invoices/<str:invoice_id>/lines/<int:position>/events.csv", exports.line_events_csv,
          name="portal-export-line-events"),
     path("exports/", exports.exports_page, name="portal-exports"),

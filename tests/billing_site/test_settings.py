@@ -88,3 +88,25 @@ def test_unknown_api_route_is_a_json_404(client):
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json()["detail"].startswith("No API route")
+
+
+def _settings_in_a_fresh_process(code: str, **env_vars) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "billing_site.settings", "DJANGO_DEBUG": "1",
+           **env_vars}
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); from django.conf import "
+                               f"settings; {code}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_invoice_issuer_and_paper_are_read_from_the_environment():
+    result = _settings_in_a_fresh_process(
+        "print(settings.INVOICE_ISSUER, settings.INVOICE_PDF_PAGE_SIZE)",
+        INVOICE_ISSUER="Example AI Ltd| 1 Main Street ||VAT GB123456789 ",
+        INVOICE_PDF_PAGE_SIZE="letter")
+    assert result.stdout.strip().splitlines()[-1] == \
+        "('Example AI Ltd', '1 Main Street', 'VAT GB123456789') LETTER"
+    refused = _settings_in_a_fresh_process("pass", INVOICE_PDF_PAGE_SIZE="legal")
+    assert refused.returncode != 0
+    assert "INVOICE_PDF_PAGE_SIZE must be A4 or LETTER" in refused.stderr

@@ -93,6 +93,7 @@ def test_change_page_is_read_only_and_shows_lines(admin_client, invoices):
     html = page.content.decode()
     assert page.status_code == 200
     assert "172.90" in html and "Printable invoice" in html
+    assert f'href="/invoices/{invoice.pk}/invoice.pdf" download' in html
     assert 'name="_save"' not in html
     invoice.refresh_from_db()
     assert str(invoice.total) == "216.8000000000"

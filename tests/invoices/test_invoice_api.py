@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 import time_machine
+from pypdf import PdfReader
 
 from invoices.models import BillingRun, Invoice
 from invoices.services import billing_run, invoice_finalize, invoice_mark_paid
@@ -124,6 +126,27 @@ def test_unknown_or_malformed_invoice_id_is_404(api):
     assert api.get("/api/v1/invoices/00000000-0000-0000-0000-000000000000").status_code == 404
     assert api.get("/api/v1/invoices/not-a-uuid").status_code == 404
     assert api.post("/api/v1/invoices/not-a-uuid/finalize").status_code == 404
+
+
+def test_pdf_over_the_api_is_the_invoice_as_a_file(api, invoice):
+    response = api.get(f"/api/v1/invoices/{invoice.pk}/pdf")
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == \
+        f'attachment; filename="draft-invoice-{invoice.pk}.pdf"'
+    text = " ".join(PdfReader(io.BytesIO(response.content)).pages[0].extract_text().split())
+    assert "Draft invoice" in text and "DRAFT" in text and "Total (USD) $216.80" in text
+    assert api.get(f"/api/v1/invoices/{invoice.pk}/pdf/").status_code == 200
+
+
+def test_pdf_errors_are_json_whatever_the_client_accepts(api, ingest_api, anon_api, invoice):
+    missing = api.get("/api/v1/invoices/nope/pdf", HTTP_ACCEPT="application/pdf")
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json()["detail"] == "No invoice with id 'nope'."
+    forbidden = ingest_api.get(f"/api/v1/invoices/{invoice.pk}/pdf",
+                               HTTP_ACCEPT="application/pdf")
+    assert forbidden.status_code == 403 and "admin" in forbidden.json()["detail"]
+    assert anon_api.get(f"/api/v1/invoices/{invoice.pk}/pdf").status_code == 401
 
 
 def test_invoice_routes_need_an_admin_key(anon_api, ingest_api, invoice):

@@ -18,6 +18,7 @@ def test_list_shows_the_customers_invoices_in_words(acme_viewer, acme_invoice):
     assert "USD-000001" in html and "1 Oct – 31 Oct 2026" in html
     assert "$216.80" in html and "Finalized" in html
     assert f'href="/invoices/{acme_invoice.pk}/"' in html
+    assert f'href="/invoices/{acme_invoice.pk}/invoice.pdf" download' in html
 
 
 def test_list_leaves_out_drafts_and_keeps_void_and_paid_newest_first(acme_viewer, acme_invoice):
