@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Callable
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -17,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from common.bounds import validate_moment_in_range
 from common.display import money_column, quantity_column
 from invoices.models import BillingRun, Invoice, InvoiceLine
 from invoices.services import (
@@ -60,9 +63,21 @@ def void(modeladmin, request, queryset):
            lambda i: queue_invoice_void(invoice_void(invoice=i, now=timezone.now())))
 
 
-def _mark_paid(invoice: Invoice) -> None:
+def _mark_paid(invoice: Invoice, paid_at: dt.datetime | None = None) -> None:
     now = timezone.now()
-    queue_invoice_paid(invoice_mark_paid_out_of_band(invoice=invoice, paid_at=now, now=now))
+    queue_invoice_paid(invoice_mark_paid_out_of_band(invoice=invoice, paid_at=paid_at or now,
+                                                     now=now))
+
+
+class MarkPaidForm(forms.Form):
+    """When the money arrived: a transfer booked days ago is recorded on its day, so the
+    invoice's paid_at (and the ``invoice.paid`` webhook) say when it was really paid."""
+
+    paid_at = forms.DateTimeField(
+        label="Received at (UTC)", required=False, validators=[validate_moment_in_range],
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Not in the future, nor before the invoice was finalized; empty is now.")
 
 
 @admin.action(description="Mark selected invoices paid (received outside Stripe)",
@@ -99,8 +114,8 @@ BUTTONS = {
              "Void {invoice}? A void invoice stays on record and cannot be changed again; "
              "a finalized one is voided in Stripe too."),
     "mark_paid": ("Mark paid", _mark_paid,
-                  "Record that {invoice} was paid outside Stripe (a bank transfer, a cheque), "
-                  "now? Stripe then marks its copy paid out of band and stops collecting it."),
+                  "Record that {invoice} was paid outside Stripe (a bank transfer, a cheque)? "
+                  "Stripe then marks its copy paid out of band and stops collecting it."),
 }
 
 
@@ -213,6 +228,8 @@ class InvoiceAdmin(admin.ModelAdmin):
         invoice = get_object_or_404(Invoice, pk=object_id)
         back = reverse("admin:invoices_invoice_change", args=[invoice.pk])
         label, service, confirm = BUTTONS[verb]
+        if verb == "mark_paid":
+            return self._mark_paid_view(request, invoice, back)
         if request.method != "POST":
             if not confirm:
                 return HttpResponseNotAllowed(["POST"])
@@ -230,6 +247,27 @@ class InvoiceAdmin(admin.ModelAdmin):
             self.message_user(request, f"{label}: {Invoice.objects.get(pk=invoice.pk)} done.",
                               messages.SUCCESS)
         return HttpResponseRedirect(back)
+
+    def _mark_paid_view(self, request, invoice: Invoice, back: str):
+        """The Mark paid button's page: asks when the money arrived (default now)."""
+        form = MarkPaidForm(request.POST if request.method == "POST" else None, initial={
+            "paid_at": timezone.now().astimezone(dt.UTC).replace(second=0, microsecond=0)})
+        if form.is_valid():
+            try:
+                _mark_paid(invoice, form.cleaned_data["paid_at"])
+            except ValidationError as error:
+                form.add_error("paid_at", error.message_dict.get("paid_at")
+                               or error.messages)
+            else:
+                self.message_user(request, f"Mark paid: {Invoice.objects.get(pk=invoice.pk)} "
+                                           "done.", messages.SUCCESS)
+                return HttpResponseRedirect(back)
+        return TemplateResponse(request, "admin/plans/confirm_action.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta,
+            "object": invoice, "title": f"Mark {invoice} paid?",
+            "question": BUTTONS["mark_paid"][2].format(invoice=invoice), "form": form,
+            "confirm_label": "Yes, mark paid", "cancel_url": back,
+        }, status=400 if form.is_bound else 200)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         invoice = Invoice.objects.filter(pk=object_id).only("status", "on_hold").first() \

@@ -180,3 +180,35 @@ def test_the_invoice_page_offers_mark_paid_only_while_finalized(admin_client, ma
     assert invoice.status == Invoice.Status.PAID
     page = admin_client.get(f"/admin/invoices/invoice/{invoice.pk}/change/").content.decode()
     assert "mark_paid/" not in page
+
+
+def test_the_invoice_page_asks_when_the_money_arrived(admin_client, make_invoice):
+    invoice = make_invoice(["40.00"])
+    url = f"/admin/invoices/invoice/{invoice.pk}/mark_paid/"
+    with time_machine.travel(dt.datetime(2026, 11, 24, 15, 42, 17, tzinfo=dt.UTC), tick=False):
+        page = admin_client.get(url).content.decode()
+    assert 'type="datetime-local" name="paid_at" value="2026-11-24T15:42"' in page
+
+    admin_client.post(url, {"paid_at": "2026-11-20T09:30"})
+
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
+    assert invoice.paid_at == dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(("paid_at", "says"), [
+    ("2099-01-01T00:00", "is in the future"),
+    ("2026-10-31T23:00", "before the invoice was finalized"),
+    ("1800-01-01T00:00", "Use a year from 1970 to 2200"),
+    ("yesterday", "Enter a valid date/time"),
+])
+def test_a_bad_received_at_is_shown_on_the_form_and_changes_nothing(admin_client, make_invoice,
+                                                                     paid_at, says):
+    invoice = make_invoice(["40.00"])  # finalized 1 Nov 2026 02:00 UTC
+
+    response = admin_client.post(f"/admin/invoices/invoice/{invoice.pk}/mark_paid/",
+                                 {"paid_at": paid_at})
+
+    assert response.status_code == 400 and says in response.content.decode()
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.FINALIZED and invoice.paid_at is None
