@@ -39,6 +39,14 @@ def idempotency_key(invoice: Invoice, step: str) -> str:
     return f"invoice-{invoice.pk}-{step}"
 
 
+def customer_idempotency_key(customer: Customer) -> str:
+    """The row's id and its creation to the microsecond: a customer's id alone comes round
+    again in another environment sharing the Stripe account, or after a database reset,
+    and Stripe would answer that key with the other row's customer (or refuse it)."""
+    created = customer.created_at.astimezone(dt.UTC)
+    return f"customer-{customer.pk}-{created:%Y%m%dT%H%M%S%f}"
+
+
 def _options(key: str) -> Any:
     return {"idempotency_key": key}
 
@@ -107,7 +115,7 @@ def ensure_customer(client: stripe.StripeClient, customer: Customer) -> str:
             "email": customer.email,
             "metadata": {"customer_external_id": customer.external_id},
         },
-        _options(f"customer-{customer.pk}"),
+        _options(customer_idempotency_key(customer)),
     )
     # Only fills an empty id: a concurrent sync that stored one first wins (with the same
     # key it is the same Stripe customer anyway), and no other field is overwritten.

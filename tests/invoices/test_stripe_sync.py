@@ -19,7 +19,7 @@ from invoices.services.lifecycle import invoice_finalize, invoice_void
 from invoices.stripe import sync as stripe_sync
 from invoices.stripe.admin import retry_stripe_sync as retry_action
 from invoices.stripe.checks import stripe_sync_configured
-from invoices.stripe.steps import stripe_client
+from invoices.stripe.steps import customer_idempotency_key, stripe_client
 from invoices.stripe.sync import (
     OFF_MESSAGE,
     StripeSyncBusy,
@@ -126,12 +126,22 @@ def test_every_write_carries_an_idempotency_key_built_from_our_row_ids(
     writes = [(r.path, r.idempotency_key) for r in fake_stripe.requests if r.method == "POST"]
     sid, pk = invoice.stripe_invoice_id, invoice.pk
     assert writes == [
-        ("/v1/customers", f"customer-{invoice.customer_id}"),
+        ("/v1/customers", customer_idempotency_key(invoice.customer)),
         ("/v1/invoices", f"invoice-{pk}-create"),
         ("/v1/invoiceitems", f"invoice-{pk}-line-1"),
         ("/v1/invoiceitems", f"invoice-{pk}-line-2"),
         (f"/v1/invoices/{sid}/finalize", f"invoice-{pk}-finalize"),
     ]
+
+
+def test_the_customer_key_names_the_row_and_its_creation(make_invoice):
+    customer = make_invoice(["1.00"]).customer
+    created = customer.created_at.astimezone(dt.UTC)
+    assert customer_idempotency_key(customer) == \
+        f"customer-{customer.pk}-{created:%Y%m%dT%H%M%S%f}"
+    # The same id in another environment, or after a database reset, is another key.
+    elsewhere = Customer(pk=customer.pk, created_at=created + dt.timedelta(microseconds=1))
+    assert customer_idempotency_key(elsewhere) != customer_idempotency_key(customer)
 
 
 def test_a_synced_invoice_is_not_pushed_again(stripe_settings, fake_stripe, make_invoice):
