@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +24,34 @@ def redis_or_skip(url: str):
     except redis.RedisError as exc:
         pytest.skip(f"Redis is not reachable at {url}: {exc}")
     return client
+
+
+@dataclass(frozen=True)
+class Broker:
+    """A Redis broker for one test: its keys carry a prefix of their own (kombu's
+    ``global_keyprefix``, the app's ``CELERY_BROKER_KEY_PREFIX``), so two runs sharing a
+    Redis never read each other's queues, and cleaning up deletes only this test's keys
+    (never a ``FLUSHDB`` of somebody's database)."""
+
+    url: str
+    prefix: str
+    client: object
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"CELERY_BROKER_URL": self.url, "CELERY_BROKER_KEY_PREFIX": self.prefix}
+
+    def keys(self) -> list[bytes]:
+        return list(self.client.scan_iter(match=f"{self.prefix}*", count=500))
+
+    def forget(self) -> None:
+        keys = self.keys()
+        if keys:
+            self.client.delete(*keys)
+
+
+def redis_broker_or_skip(url: str) -> Broker:
+    return Broker(url=url, prefix=f"e2e-{uuid.uuid4().hex[:12]}:", client=redis_or_skip(url))
 
 
 def test_database_url() -> str:

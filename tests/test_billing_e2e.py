@@ -30,7 +30,13 @@ from billing_site.celery import app as celery_app
 from invoices.models import BillingRun, Invoice, StripeEvent
 from invoices.stripe.steps import stripe_client
 from plans.services import contract_create
-from tests.celery_processes import redis_or_skip, start_celery, stop, test_database_url
+from tests.celery_processes import (
+    Broker,
+    redis_broker_or_skip,
+    start_celery,
+    stop,
+    test_database_url,
+)
 from tests.factories import CustomerFactory
 from tests.fakestripe import FakeStripe, make_event, sign_webhook_payload
 from tests.invoices.billing_fixtures import add_seat, at, team_version
@@ -73,15 +79,16 @@ def _drop_broker_pools() -> None:
 
 
 @contextlib.contextmanager
-def _tasks_sent_to(broker_url: str) -> Iterator[None]:
-    """Make this (web) process queue tasks on ``broker_url`` instead of running them
+def _tasks_sent_to(broker: Broker) -> Iterator[None]:
+    """Make this (web) process queue tasks on ``broker`` instead of running them
     eagerly, as the test settings do: the finalize and the webhook view must hand their
     work to the real worker, as in production."""
     conf = celery_app.conf
     names = ("broker_url", "task_always_eager", "broker_transport_options")
     saved = {name: conf[name] for name in names}
     _drop_broker_pools()
-    conf.update(broker_url=broker_url, task_always_eager=False, broker_transport_options={})
+    conf.update(broker_url=broker.url, task_always_eager=False,
+                broker_transport_options={"global_keyprefix": broker.prefix})
     try:
         yield
     finally:
@@ -173,13 +180,12 @@ def _deliver(event: dict):
 def test_beat_bills_the_worked_example_and_the_worker_syncs_it_to_stripe_and_marks_it_paid(
     tmp_path, settings, api, ingest_api,
 ):
-    broker = redis_or_skip(REDIS_URL)
-    broker.flushdb()
+    broker = redis_broker_or_skip(REDIS_URL)
     with contextlib.ExitStack() as stack:
-        # Last in, first out: processes stop, then Redis is emptied and our session closed,
-        # so the flush after this test does not wait on it.
+        # Last in, first out: processes stop, then this test's Redis keys are deleted and
+        # our session closed, so the flush after this test does not wait on it.
         stack.callback(connection.close)
-        stack.callback(broker.flushdb)
+        stack.callback(broker.forget)
         fake = stack.enter_context(FakeStripe())
         settings.USAGE_BACKFILL_DAYS = BACKFILL_DAYS
         settings.BILLING_GRACE_SECONDS = 0
@@ -201,7 +207,7 @@ def test_beat_bills_the_worked_example_and_the_worker_syncs_it_to_stripe_and_mar
             "DJANGO_SECRET_KEY": "e2e-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "DJANGO_DEBUG": "0",
             "DATABASE_URL": test_database_url(),
-            "CELERY_BROKER_URL": REDIS_URL,
+            **broker.env,
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "BILLING_VAR_DIR": str(tmp_path / "var"),
             "BILLING_GRACE_SECONDS": "0",
@@ -226,7 +232,7 @@ def test_beat_bills_the_worked_example_and_the_worker_syncs_it_to_stripe_and_mar
             env, beat_log,
         )
         stack.callback(stop, beat)
-        stack.enter_context(_tasks_sent_to(REDIS_URL))
+        stack.enter_context(_tasks_sent_to(broker))
         wait = Waiter([worker_log, beat_log])
 
         # 1. Beat's billing run makes the October draft: SPEC's 216.80.

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from tests.celery_processes import redis_or_skip, start_celery, stop, test_database_url
+from tests.celery_processes import redis_broker_or_skip, start_celery, stop, test_database_url
 from tests.factories import CustomerFactory, EventFactory, MetricFactory
 from usage.models import UsageRollup
 
@@ -50,8 +50,7 @@ def _value(customer, code, hour):
 
 @pytest.mark.django_db(transaction=True)
 def test_beat_and_worker_roll_up_usage_end_to_end(tmp_path):
-    broker = redis_or_skip(REDIS_URL)
-    broker.flushdb()
+    broker = redis_broker_or_skip(REDIS_URL)
     acme = CustomerFactory(external_id="acme")
     MetricFactory(code="tokens", event_type="ai.call", aggregation="sum", field="total_tokens")
     MetricFactory(code="tasks", event_type="task.completed", aggregation="count")
@@ -77,7 +76,7 @@ def test_beat_and_worker_roll_up_usage_end_to_end(tmp_path):
         "DJANGO_SECRET_KEY": "e2e-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "DJANGO_DEBUG": "0",
         "DATABASE_URL": test_database_url(),
-        "CELERY_BROKER_URL": REDIS_URL,
+        **broker.env,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "BILLING_VAR_DIR": str(tmp_path / "var"),
         # Runs roll up what was received a margin before them; a short one lets the late
@@ -106,8 +105,10 @@ def test_beat_and_worker_roll_up_usage_end_to_end(tmp_path):
         EventFactory(customer=acme, event_type="ai.call", received_at=timezone.now(),
                      timestamp=hour + dt.timedelta(minutes=30), properties={"total_tokens": 7})
         _wait_for(lambda: _value(acme, "tokens", hour) == 357, logs)
+        # The worker's queue lives under this test's prefix, nowhere else in the database.
+        assert any(b"_kombu.binding.celery" in key for key in broker.keys())
     finally:
         stop(beat)
         stop(worker)
-        broker.flushdb()
+        broker.forget()
         connection.close()  # the flush after this test must not wait on our session

@@ -110,3 +110,13 @@ def test_invoice_issuer_and_paper_are_read_from_the_environment():
     refused = _settings_in_a_fresh_process("pass", INVOICE_PDF_PAGE_SIZE="legal")
     assert refused.returncode != 0
     assert "INVOICE_PDF_PAGE_SIZE must be A4 or LETTER" in refused.stderr
+
+
+def test_a_broker_key_prefix_is_handed_to_kombu_on_redis_only():
+    code = "print(getattr(settings, 'CELERY_BROKER_TRANSPORT_OPTIONS', {}).get('global_keyprefix'))"
+    on_redis = _settings_in_a_fresh_process(
+        code, CELERY_BROKER_URL="redis://127.0.0.1:6379/0", CELERY_BROKER_KEY_PREFIX="billing:")
+    assert on_redis.stdout.strip().splitlines()[-1] == "billing:"
+    unset = _settings_in_a_fresh_process(code, CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+                                         CELERY_BROKER_KEY_PREFIX="")
+    assert unset.stdout.strip().splitlines()[-1] == "None"
