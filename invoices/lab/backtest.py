@@ -143,29 +143,13 @@ def compare(
 # --- The summary ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CustomerChange:
-    customer: str  # external id
+class Totals:
+    """What follows from a current total, a candidate total and the provider cost, for
+    anything that has the three (a customer's change, the summary, a migration's effect)."""
+
     current_total: Decimal
     candidate_total: Decimal
     provider_cost: Decimal
-
-    @property
-    def change(self) -> Decimal:
-        return self.candidate_total - self.current_total
-
-
-@dataclass(frozen=True)
-class Summary:
-    current_total: Decimal
-    candidate_total: Decimal
-    provider_cost: Decimal
-    customers: int
-    customers_paying_more: int
-    customers_paying_less: int
-    customers_unchanged: int
-    biggest_winners: tuple[CustomerChange, ...]  # paying the most less, most first
-    biggest_losers: tuple[CustomerChange, ...]  # paying the most more, most first
 
     @property
     def change(self) -> Decimal:
@@ -190,6 +174,27 @@ class Summary:
     @property
     def margin_rate_after(self) -> Decimal | None:
         return margin_rate(self.candidate_total, self.provider_cost)
+
+
+@dataclass(frozen=True)
+class CustomerChange(Totals):
+    customer: str  # external id
+    current_total: Decimal
+    candidate_total: Decimal
+    provider_cost: Decimal
+
+
+@dataclass(frozen=True)
+class Summary(Totals):
+    current_total: Decimal
+    candidate_total: Decimal
+    provider_cost: Decimal
+    customers: int
+    customers_paying_more: int
+    customers_paying_less: int
+    customers_unchanged: int
+    biggest_winners: tuple[CustomerChange, ...]  # paying the most less, most first
+    biggest_losers: tuple[CustomerChange, ...]  # paying the most more, most first
 
 
 def margin_rate(total: Decimal, cost: Decimal) -> Decimal | None:

@@ -32,7 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Customer
-from invoices.lab.backtest import compare, split_work
+from invoices.lab.backtest import Totals, compare, split_work
 from invoices.lab.backtest_load import load_backtest
 from invoices.lab.backtest_selectors import customer_changes
 from invoices.lab.models import Backtest
@@ -136,25 +136,13 @@ def plan_steps(contracts: Iterable[Contract], *, target: PlanVersion, today: dt.
 
 
 @dataclass(frozen=True)
-class Effect:
+class Effect(Totals):
     customer: str
     periods: int
     current_total: Decimal
     candidate_total: Decimal
     provider_cost: Decimal
     source: str  # "backtest" or "last period"
-
-    @property
-    def change(self) -> Decimal:
-        return self.candidate_total - self.current_total
-
-    @property
-    def margin_before(self) -> Decimal:
-        return self.current_total - self.provider_cost
-
-    @property
-    def margin_after(self) -> Decimal:
-        return self.candidate_total - self.provider_cost
 
 
 def latest_backtest(*, target: PlanVersion) -> Backtest | None:
