@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import billing_run as billing_bench  # noqa: E402 (after the path is set)
+from bench.harness import all_times, load_average  # noqa: E402
 
 START = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
 END = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -207,24 +208,24 @@ def run_all(args: argparse.Namespace) -> None:
     version = load(args.customers, args.events)
     best = billing_bench.best_of
     print(f"{args.customers} customers × 3 periods, {args.events} events, "
-          f"{os.cpu_count()} CPUs, load average {_load()}")
+          f"{os.cpu_count()} CPUs, load average {load_average()}")
     one, run, times = best(args.repeat, lambda: time_billing(ONE_PERIOD_AS_OF))
     print(f"  billing run, 1 period:   {one:7.2f} s, {run.invoices_created} invoices "
-          f"({_all(times)})")
+          f"({all_times(times)})")
     three, run, times = best(args.repeat, lambda: time_billing(AS_OF))
     print(f"  billing run, 3 periods:  {three:7.2f} s, {run.invoices_created} invoices "
-          f"({_all(times)})")
+          f"({all_times(times)})")
     invoiced_total = sum(Invoice.objects.values_list("total", flat=True))
     with_invoices, backtest, times = best(args.repeat, lambda: time_backtest(version,
                                                                              invoiced=True))
     summary = backtest_summary(backtest=backtest)
     assert summary.current_total == invoiced_total, (summary.current_total, invoiced_total)
     print(f"  backtest, 3 periods invoiced: {with_invoices:7.2f} s, {backtest.results.count()} "
-          f"results, status {backtest.status} ({_all(times)})")
+          f"results, status {backtest.status} ({all_times(times)})")
     bare, backtest, times = best(args.repeat, lambda: time_backtest(version, invoiced=False))
     assert backtest_summary(backtest=backtest).current_total == invoiced_total
     print(f"  backtest, nothing invoiced:   {bare:7.2f} s, {backtest.results.count()} "
-          f"results ({_all(times)})")
+          f"results ({all_times(times)})")
     print(f"  current {summary.current_total:.2f} USD → candidate {summary.candidate_total:.2f} "
           f"USD, provider cost {summary.provider_cost:.2f} USD; "
           f"{summary.customers_paying_more} pay more, {summary.customers_paying_less} less")
@@ -233,15 +234,7 @@ def run_all(args: argparse.Namespace) -> None:
         verdict = "within" if ratio <= GOAL else "OVER"
         print(f"  ratio backtest ({label}) / one billing run of one period: {ratio:.2f}x "
               f"({verdict} the goal of {GOAL:.0f}x); / the 3-period run: {seconds / three:.2f}x")
-    print(f"  load average at the end {_load()}")
-
-
-def _all(times: list[float]) -> str:
-    return "all: " + " ".join(f"{t:.2f}" for t in times)
-
-
-def _load() -> str:
-    return " ".join(f"{n:.2f}" for n in os.getloadavg())
+    print(f"  load average at the end {load_average()}")
 
 
 if __name__ == "__main__":

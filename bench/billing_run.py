@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import all_times, load_average
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -254,12 +256,8 @@ def time_bare(repeat: int) -> float:
             rows = cursor.fetchall()
             times.append(time.perf_counter() - started)
     print(f"  bare GROUP BY: {len(rows)} groups, best of {repeat}: {min(times):.2f} s "
-          f"({_all(times)})")
+          f"({all_times(times)})")
     return min(times)
-
-
-def _all(times: list[float]) -> str:
-    return "all: " + " ".join(f"{t:.2f}" for t in times)
 
 
 def best_of(repeat: int, timed) -> tuple[float, object, list[float]]:
@@ -312,7 +310,7 @@ def build_rollups() -> None:
 def summary(label: str, seconds: float, run, bare: float, times: list[float]) -> None:
     print(f"  {label}: {seconds:.2f} s, {run.invoices_created} invoices, "
           f"{len(run.failures)} failures, status {run.status}; "
-          f"ratio to bare aggregation {seconds / bare:.2f}x ({_all(times)})")
+          f"ratio to bare aggregation {seconds / bare:.2f}x ({all_times(times)})")
 
 
 def main() -> None:
@@ -330,7 +328,7 @@ def main() -> None:
 
     print(f"{args.customers} customers, {args.events} events, "
           f"{UsageRollup.objects.count()} rollup rows, {os.cpu_count()} CPUs, "
-          f"load average {_load()}")
+          f"load average {load_average()}")
     bare = time_bare(args.repeat)
     one, run, times = best_of(args.repeat, lambda: time_inline(args.chunk))
     summary("billing run, 1 worker ", one, run, bare, times)
@@ -339,11 +337,7 @@ def main() -> None:
     summary(f"billing run, {args.workers} workers", many, run, bare, times)
     assert Invoice.objects.aggregate(total=Sum("total"))["total"] == total
     print(f"  invoiced in total: {total:.2f} USD (same with {args.workers} workers)")
-    print(f"  load average at the end {_load()}")
-
-
-def _load() -> str:
-    return " ".join(f"{n:.2f}" for n in os.getloadavg())
+    print(f"  load average at the end {load_average()}")
 
 
 if __name__ == "__main__":

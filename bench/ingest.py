@@ -28,10 +28,7 @@ import os
 import random
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
+from harness import free_port, percentile, start_gunicorn, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_EVENTS = 5_000_000
@@ -175,49 +173,6 @@ def make_bodies(total: int, batch: int, customers: list[str], run: str) -> list[
 
 # ---------------------------------------------------------------------------- server
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int,
-                   log: Path) -> subprocess.Popen:
-    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "billing_site/gunicorn_conf.py",
-               "billing_site.wsgi:application",
-               "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--graceful-timeout", "5"]
-    if threads > 1:
-        command += ["--worker-class", "gthread", "--threads", str(threads)]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited early; see {log}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/v1/events")
-            conn.getresponse().read()
-            conn.close()
-            return process
-        except OSError:
-            time.sleep(0.2)
-    stop(process)
-    raise SystemExit(f"gunicorn did not answer within 30 s; see {log}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-
-
 class Client:
     """One keep-alive connection (re-opened when the server closes it)."""
 
@@ -322,11 +277,6 @@ def latency_run(port: int, key: str, customers: list[str], rate: int,
     return latencies, failures
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def main() -> None:
     args = parse_args()
     env = {"DATABASE_URL": args.database_url, "DJANGO_DEBUG": "0",
@@ -345,7 +295,8 @@ def main() -> None:
 
     port = free_port()
     log = Path(env["BILLING_VAR_DIR"]) / "gunicorn.log"
-    server = start_gunicorn(env, port, args.workers, args.threads, log)
+    server = start_gunicorn(env, port, log, workers=args.workers, threads=args.threads,
+                            probe="/api/v1/events")
     try:
         with psycopg.connect(urlsplit(args.database_url)._replace(scheme="postgresql").geturl(),
                              autocommit=True) as conn:

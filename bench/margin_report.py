@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from billing_run import build_catalog, copy_rows, ensure_database  # noqa: E402
+from harness import percentile  # noqa: E402
 
 PLAN_KINDS = ("seat", "usage", "hybrid")
 HEAVY_EVERY = 37
@@ -193,11 +194,6 @@ def prepare(now: dt.datetime) -> None:
 
 
 # --- Timing -------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def staff_client():

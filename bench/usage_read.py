@@ -37,9 +37,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +45,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import psycopg
+from harness import free_port, load_average, percentile, start_gunicorn, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_EVENTS = 5_000_000
@@ -186,46 +184,6 @@ def make_body(batch: int, count: int, run: str, seats: list[str], lo: dt.datetim
 
 # ---------------------------------------------------------------------------- server
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    command = [str(ROOT / ".venv/bin/gunicorn"), "-c", "billing_site/gunicorn_conf.py",
-               "billing_site.wsgi:application",
-               "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
-               "--threads", "4", "--timeout", "120", "--graceful-timeout", "5"]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited early; see {log}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/accounts/login/")
-            conn.getresponse().read()
-            conn.close()
-            return process
-        except OSError:
-            time.sleep(0.2)
-    stop(process)
-    raise SystemExit(f"gunicorn did not answer within 30 s; see {log}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-
-
 class Client:
     """One keep-alive connection (re-opened when the server closes it)."""
 
@@ -311,11 +269,6 @@ def login(port: int) -> Client:
 
 # ---------------------------------------------------------------------------- timing
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def timed(client: Client, path: str, requests: int, check) -> list[float]:
     times = []
     for n in range(WARMUP + requests):
@@ -354,7 +307,7 @@ def measure_reads(port: int, keys: dict, start: dt.datetime, requests: int,
     }
     figures = {}
     print(f"{label}: {requests} requests each after {WARMUP} warm-ups, "
-          f"load average {_load()}", flush=True)
+          f"load average {load_average()}", flush=True)
     for name, (client, path, check) in reads.items():
         times = timed(client, path, requests, check)
         figures[name] = (percentile(times, 0.50), percentile(times, 0.95))
@@ -397,17 +350,13 @@ def bare_group_by() -> float:
         return time.perf_counter() - started
 
 
-def _load() -> str:
-    return " ".join(f"{n:.2f}" for n in os.getloadavg())
-
-
 def main() -> None:
     args = parse_args()
     env = {"DATABASE_URL": args.database_url, "DJANGO_DEBUG": "0",
            "DJANGO_SECRET_KEY": secrets.token_urlsafe(64), "LOG_LEVEL": "WARNING",
            "DATABASE_CONN_MAX_AGE": "600", "USAGE_ROLLUP_MARGIN_SECONDS": str(args.margin),
            "BILLING_VAR_DIR": tempfile.mkdtemp(prefix="billing-bench-read-")}
-    print(f"{os.cpu_count()} CPUs, load average {_load()} (other processes on this machine "
+    print(f"{os.cpu_count()} CPUs, load average {load_average()} (other processes on this machine "
           f"skew the figures); rollup margin {args.margin} s", flush=True)
     recreate_database(args.database_url)
     setup_django(env)
@@ -420,7 +369,7 @@ def main() -> None:
     start = keys["period_start"]
     port = free_port()
     log = Path(env["BILLING_VAR_DIR"]) / "gunicorn.log"
-    server = start_gunicorn(env, port, log)
+    server = start_gunicorn(env, port, log, timeout=120)
     try:
         lo, hi = start, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
         send_events(port, keys["ingest"], total=args.events, run="load", seats=keys["seats"],
