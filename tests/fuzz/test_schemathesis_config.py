@@ -59,6 +59,6 @@ def test_fuzz_leaves_out_request_lines_gunicorn_refuses_and_keeps_the_rest():
 
 def test_every_way_the_app_is_served_uses_the_gunicorn_config():
     root = Path(__file__).resolve().parents[2]
-    for path in ("tests/fuzz/run_schemathesis.sh", "bench/ingest.py", "bench/usage_read.py",
+    for path in ("tests/fuzz/run_schemathesis.sh", "bench/harness.py",
                  "README.md", "docs/operations.md"):
         assert "billing_site/gunicorn_conf.py" in (root / path).read_text(), path
